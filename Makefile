@@ -1,0 +1,60 @@
+# najimi: build, test, install.
+#   make            build the programs into src/
+#   make check      every test (unit and black-box)
+#   make bench      the benchmarks under bench/, printing ratios
+#   make install    PREFIX (/usr/local) and DESTDIR are honoured
+#   make clean
+
+PREFIX  ?= /usr/local
+BINDIR   = $(PREFIX)/bin
+MANDIR   = $(PREFIX)/share/man
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+NJ_CFLAGS = -std=c99 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Wall -Wextra -Werror \
+	-Wstrict-prototypes -Wmissing-prototypes -Wshadow -Wformat=2 \
+	-fstack-protector-strong -D_FORTIFY_SOURCE=2
+# tinycdb before skalibs (skalibs has cdb_* symbols of its own); both
+# linked statically so that each exec in the chain costs as little as it can.
+LIBS    ?= -Wl,-Bstatic -lcdb -lskarnet -Wl,-Bdynamic
+
+# The internal library; every other src/*.c is one program.
+LIBOBJ  = src/ip.o src/log.o src/num.o src/io.o src/smtp.o
+PROGS   = $(filter-out $(LIBOBJ:src/%.o=%),$(notdir $(basename $(wildcard src/*.c))))
+BINS    = $(PROGS:%=src/%)
+MAN8    = $(wildcard doc/*.8)
+UNIT    = $(basename $(wildcard tests/unit/test_*.c))
+
+all: $(BINS)
+
+src/%.o: src/%.c src/najimi.h
+	$(CC) $(NJ_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+src/libnajimi.a: $(LIBOBJ)
+	rm -f $@
+	$(AR) rc $@ $(LIBOBJ)
+
+src/%: src/%.o src/libnajimi.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< src/libnajimi.a $(LIBS)
+
+tests/unit/%: tests/unit/%.c src/libnajimi.a src/najimi.h
+	$(CC) $(NJ_CFLAGS) -Isrc $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< src/libnajimi.a $(LIBS)
+
+check: all $(UNIT)
+	tests/run
+
+bench: all
+	bench/run
+
+install: all
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man7
+	for p in $(PROGS); do install -m 755 src/$$p $(DESTDIR)$(BINDIR)/$$p; done
+	for m in $(MAN8); do install -m 644 $$m $(DESTDIR)$(MANDIR)/man8/; done
+	for m in doc/*.7; do [ -f "$$m" ] && install -m 644 $$m $(DESTDIR)$(MANDIR)/man7/ || :; done
+
+clean:
+	rm -f src/*.o src/libnajimi.a $(BINS) $(UNIT)
+	rm -rf tests/tmp
+
+.PHONY: all check bench install clean
+.SECONDARY: $(LIBOBJ)

@@ -1,0 +1,136 @@
+/* najimi.h: the one internal header of najimi's small shared library.
+ *
+ * ip.c     client address: parse, canonical form, CIDR, $PROTO REMOTEIP
+ * num.c    bounded number parsing, environment numbers with warnings
+ * log.c    one sanitised key=value log line per decision
+ * io.c     reads and writes with deadlines
+ * smtp.c   the fake SMTP session that refuses a client
+ *
+ * Every program sets PROG (skalibs' strerr uses it) before calling in here.
+ */
+#ifndef NAJIMI_H
+#define NAJIMI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <skalibs/tai.h>
+
+/* ---------------------------------------------------------------- ip.c */
+
+typedef struct nj_ip_s {
+  unsigned char v6;       /* 0: IPv4 in a[0..3]; 1: IPv6 in a[0..15] */
+  unsigned char a[16];
+} nj_ip;
+
+#define NJ_IPFMT 46       /* room for any canonical address plus NUL */
+
+/* Parses a whole string as an IPv4 or IPv6 address (inet_pton rules, so
+ * "256.1.1.1", "1.2.3", " 1.2.3.4" and trailing bytes are refused).
+ * "::ffff:a.b.c.d" becomes the IPv4 address a.b.c.d. 1 on success. */
+extern int nj_ip_parse(const char *s, nj_ip *ip);
+
+/* Writes the canonical text form (IPv4 dotted quad, IPv6 compressed
+ * as inet_ntop gives it); returns its length. buf has NJ_IPFMT bytes. */
+extern size_t nj_ip_fmt(char *buf, const nj_ip *ip);
+
+/* The client address of this session: $PROTO followed by REMOTEIP
+ * (TCPREMOTEIP, TCP6REMOTEIP), as ucspi_get reads it. Returns 1 with
+ * *ip filled, 0 when missing or unparseable. *raw gets the raw value
+ * (or 0 when unset), for logging only, never for building a path. */
+extern int nj_ip_client(nj_ip *ip, const char **raw);
+
+/* Parses "ADDR" or "ADDR/LEN" (whole string; LEN 0..32 or 0..128;
+ * an IPv4-mapped IPv6 network with LEN >= 96 becomes IPv4).
+ * Without /LEN the full length is used. 1 on success. */
+extern int nj_cidr_parse(const char *s, nj_ip *net, unsigned int *len);
+
+/* 1 when ip lies inside net/len (same family only). */
+extern int nj_ip_in(const nj_ip *ip, const nj_ip *net, unsigned int len);
+
+/* 1 for 127.0.0.0/8 and ::1. */
+extern int nj_ip_loopback(const nj_ip *ip);
+
+/* --------------------------------------------------------------- num.c */
+
+/* Parses the whole string s as a decimal number in [min, max]. Refuses
+ * an empty string, signs, spaces, trailing bytes and overflow.
+ * 1 on success. */
+extern int nj_ulong_parse(const char *s, unsigned long min, unsigned long max,
+                          unsigned long *out);
+
+/* Reads environment variable var as a number in [min, max]. Unset:
+ * returns def silently. Invalid (not a number, empty, overflow):
+ * logs "PROG: warning: invalid VAR=value, using default DEF" and
+ * returns def. Above max when clamp is set: warns and returns max. */
+extern unsigned long nj_env_ulong(const char *var, unsigned long def,
+                                  unsigned long min, unsigned long max,
+                                  int clamp);
+
+/* Parses option argument s for option letter opt, in [min, max];
+ * on failure dies with a usage error (exit 100) naming the option. */
+extern unsigned long nj_opt_ulong(char opt, const char *s,
+                                  unsigned long min, unsigned long max);
+
+/* --------------------------------------------------------------- log.c */
+
+#define NJ_LOGMAX 400     /* a log line never exceeds this, newline included */
+#define NJ_LOGVAL 120     /* a peer-supplied value is cut to this */
+
+typedef struct nj_log_s {
+  char buf[NJ_LOGMAX];
+  size_t len;
+} nj_log;
+
+/* Starts "PROG: ACTION ip=IP pid=PID". ip may be 0 (written "ip=unknown"). */
+extern void nj_log_start(nj_log *l, const char *action, const char *ip);
+/* Adds " key=value"; value is sanitised (bytes outside 0x21..0x7e and '='
+ * become '?') and cut to NJ_LOGVAL bytes (a cut value ends in "..."). */
+extern void nj_log_str(nj_log *l, const char *key, const char *val);
+extern void nj_log_strn(nj_log *l, const char *key, const char *val, size_t n);
+extern void nj_log_ulong(nj_log *l, const char *key, unsigned long n);
+/* Writes the line with its newline to stderr in one write(). */
+extern void nj_log_end(nj_log *l);
+
+/* Copies src (n bytes) to dst (room for max bytes plus NUL), sanitised as
+ * nj_log_str does. Returns the length written. */
+extern size_t nj_sanitise(char *dst, size_t max, const char *src, size_t n);
+
+/* ---------------------------------------------------------------- io.c */
+
+/* Waits until fd is readable, or the deadline. 1: readable (or hangup),
+ * 0: deadline passed, -1: error. */
+extern int nj_wait_read(int fd, const tain *deadline);
+
+/* Reads at most n bytes from fd before the deadline. Returns the count,
+ * 0 at end of file, -1 on error or timeout (errno ETIMEDOUT). EINTR is
+ * retried. */
+extern ssize_t nj_read(int fd, char *buf, size_t n, const tain *deadline);
+
+/* Writes all n bytes to fd before the deadline (fd may be non-blocking).
+ * 1 on success, 0 on error or timeout. */
+extern int nj_write(int fd, const char *buf, size_t n, const tain *deadline);
+
+/* Execs argv (searching PATH) with the current environment; when that
+ * fails, dies with "PROG: fatal: unable to exec ARGV0" and exit 111. */
+extern void nj_exec(char const *const *argv) __attribute__((noreturn));
+
+/* ---------------------------------------------------------------- smtp.c */
+
+/* How a refusal session answers. All reply texts are single lines
+ * without CRLF, starting with their 3-digit code. */
+typedef struct nj_refusal_s {
+  const char *greeting;   /* e.g. "220 mx.example ESMTP" or "554 5.5.1 ..." */
+  const char *reply;      /* e.g. "451 4.7.1 come back later" */
+  int at_data;            /* 1: RCPT gets 250, DATA gets reply */
+  int all_503;            /* 1: every command but QUIT gets 503 (greetdelay) */
+  unsigned int timeout;   /* seconds until the session is closed */
+} nj_refusal;
+
+/* Speaks the refusal session on fds 0/1 and exits 0. Never returns. */
+extern void nj_refuse(const nj_refusal *r) __attribute__((noreturn));
+
+/* The host name for a banner: $TCPLOCALHOST when it is a plausible
+ * host name, else "najimi.local". */
+extern const char *nj_local_host(void);
+
+#endif
