@@ -16,7 +16,12 @@ NJ_CFLAGS = -std=c99 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Wall -Wextra -Werror \
 	-fstack-protector-strong -D_FORTIFY_SOURCE=2
 # tinycdb before skalibs (skalibs has cdb_* symbols of its own); both
 # linked statically so that each exec in the chain costs as little as it can.
-LIBS    ?= -Wl,-Bstatic -lcdb -lskarnet -Wl,-Bdynamic
+LIBS     = -lcdb -lskarnet
+LIBSTATIC = -Wl,-Bstatic $(LIBS) -Wl,-Bdynamic
+# Programs that need no NSS (getpwnam) are linked fully static: an exec in
+# the chain then skips the dynamic loader. Sanitizer builds set STATIC=.
+STATIC  ?= -static
+STATIC_PROGS = greetdelay ipgreylist
 
 # The internal library; every other src/*.c is one program.
 LIBOBJ  = src/ip.o src/log.o src/num.o src/io.o src/smtp.o
@@ -35,10 +40,11 @@ src/libnajimi.a: $(LIBOBJ)
 	$(AR) rc $@ $(LIBOBJ)
 
 src/%: src/%.o src/libnajimi.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< src/libnajimi.a $(LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< src/libnajimi.a \
+	  $(if $(filter $*,$(STATIC_PROGS)),$(STATIC) $(LIBS),$(LIBSTATIC))
 
 tests/unit/%: tests/unit/%.c src/libnajimi.a src/najimi.h
-	$(CC) $(NJ_CFLAGS) -Isrc $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< src/libnajimi.a $(LIBS)
+	$(CC) $(NJ_CFLAGS) -Isrc $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< src/libnajimi.a $(LIBSTATIC)
 
 check: all $(UNIT)
 	tests/run
