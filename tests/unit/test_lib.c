@@ -121,9 +121,10 @@ int main(void)
   CHECK("sanitise: controls and spaces", nj_sanitise(buf, 50, "a b\r\n\x01=\xff", 8) == 8
         && !strcmp(buf, "a?b?????"));
   {
-    char big[1000];
-    memset(big, 'x', sizeof big);
-    CHECK("sanitise: cut with dots", nj_sanitise(buf, NJ_LOGVAL, big, sizeof big) == NJ_LOGVAL
+    char big[1001];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    CHECK("sanitise: cut with dots", nj_sanitise(buf, NJ_LOGVAL, big, sizeof big - 1) == NJ_LOGVAL
           && !strcmp(buf + NJ_LOGVAL - 3, "..."));
     nj_log_start(&l, "test", "192.0.2.1");
     nj_log_str(&l, "a", big);
