@@ -1,0 +1,284 @@
+/* greylist.c: what ipgreylist, ipgreylist-expire and ipgreylist-mkwl
+ * share: the state key of a client, the state file's contents, and the
+ * whitelist cdb's keys, values and lookup (tinycdb). */
+#include <string.h>
+#include <errno.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <cdb.h>
+#include <skalibs/types.h>
+#include "najimi.h"
+
+/* ------------------------------------------------------------ state keys */
+
+static unsigned int fnv1a(const unsigned char *s, size_t n)
+{
+  unsigned int h = 2166136261u;
+  size_t i;
+  for (i = 0; i < n; i++) {
+    h ^= s[i];
+    h *= 16777619u;
+  }
+  return h;
+}
+
+static const char hexdigit[16] = "0123456789abcdef";
+
+void nj_gl_key(nj_glkey *k, const nj_ip *ip, unsigned int v4prefix)
+{
+  nj_ip m = *ip;
+  unsigned int len = ip->v6 ? 64 : v4prefix, i;
+  unsigned int total = ip->v6 ? 16 : 4;
+  size_t n;
+  unsigned char hin[18];
+  unsigned int h;
+
+  if (!ip->v6 && (len < NJ_GL_V4MIN || len > 32)) len = 32;
+  for (i = 0; i < total; i++) {
+    unsigned int bit = i * 8;
+    if (bit >= len) m.a[i] = 0;
+    else if (len - bit < 8) m.a[i] &= (unsigned char)(0xff << (8 - (len - bit)));
+  }
+  n = nj_ip_fmt(k->name, &m);
+  if (len != (ip->v6 ? 128u : 32u)) {
+    k->name[n++] = '-';
+    n += uint_fmt(k->name + n, len);
+    k->name[n] = 0;
+  }
+  k->len = len;
+  k->ip = m;
+
+  hin[0] = m.v6;
+  hin[1] = (unsigned char)len;
+  memcpy(hin + 2, m.a, 16);
+  h = fnv1a(hin, sizeof hin);
+  k->dir1[0] = hexdigit[(h >> 4) & 15];
+  k->dir1[1] = hexdigit[h & 15];
+  k->dir1[2] = 0;
+  k->dir2[0] = hexdigit[(h >> 12) & 15];
+  k->dir2[1] = hexdigit[(h >> 8) & 15];
+  k->dir2[2] = 0;
+}
+
+int nj_gl_name_parse(const char *name, nj_glkey *k)
+{
+  char addr[NJ_GL_NAMEMAX];
+  const char *dash = strchr(name, '-');
+  size_t n = dash ? (size_t)(dash - name) : strlen(name);
+  unsigned long len = 0;
+  nj_ip ip;
+  if (!n || n >= sizeof addr) return 0;
+  memcpy(addr, name, n);
+  addr[n] = 0;
+  if (!nj_ip_parse(addr, &ip)) return 0;
+  if (dash && !nj_ulong_parse(dash + 1, 0, 128, &len)) return 0;
+  if (!ip.v6 && !dash) len = 32;
+  if (!ip.v6 && (len < NJ_GL_V4MIN || len > 32)) return 0;
+  if (ip.v6 && len != 64) return 0;
+  nj_gl_key(k, &ip, (unsigned int)len);
+  return !strcmp(k->name, name);
+}
+
+/* ----------------------------------------------------------- state files */
+
+int nj_gl_parse(const char *buf, size_t n, unsigned long *count)
+{
+  static const char pending[] = "pending ";
+  static const char regular[] = "regular ";
+  char num[ULONG_FMT + 1];
+  size_t p;
+  int state;
+  if (n < 10 || n > NJ_GL_FILEMAX || buf[n - 1] != '\n') return 0;
+  if (!memcmp(buf, pending, 8)) state = NJ_GL_PENDING;
+  else if (!memcmp(buf, regular, 8)) state = NJ_GL_REGULAR;
+  else return 0;
+  p = n - 1 - 8;
+  if (!p || p > ULONG_FMT - 1) return 0;
+  memcpy(num, buf + 8, p);
+  num[p] = 0;
+  if (!nj_ulong_parse(num, 0, NJ_GL_COUNTMAX, count)) return 0;
+  if (num[0] == '0' && num[1]) return 0;   /* one spelling per value */
+  return state;
+}
+
+size_t nj_gl_fmt(char *buf, int state, unsigned long count)
+{
+  size_t n;
+  if (count > NJ_GL_COUNTMAX) count = NJ_GL_COUNTMAX;
+  memcpy(buf, state == NJ_GL_REGULAR ? "regular " : "pending ", 8);
+  n = 8 + ulong_fmt(buf + 8, count);
+  buf[n++] = '\n';
+  return n;
+}
+
+/* ------------------------------------------------------------- whitelist */
+
+size_t nj_wl_netkey(char *buf, const nj_ip *ip, unsigned int len)
+{
+  nj_ip m = *ip;
+  unsigned int total = ip->v6 ? 16 : 4, i;
+  size_t n;
+  for (i = 0; i < total; i++) {
+    unsigned int bit = i * 8;
+    if (bit >= len) m.a[i] = 0;
+    else if (len - bit < 8) m.a[i] &= (unsigned char)(0xff << (8 - (len - bit)));
+  }
+  n = nj_ip_fmt(buf, &m);
+  buf[n++] = '/';
+  n += uint_fmt(buf + n, len);
+  buf[n] = 0;
+  return n;
+}
+
+size_t nj_wl_hostkey(char *buf, size_t max, const char *host, int suffix)
+{
+  size_t n = strlen(host), i, w = 0;
+  if (n && host[n - 1] == '.') n--;          /* a trailing root dot */
+  if (suffix) {
+    if (!n || host[0] != '.') return 0;
+    host++;
+    n--;
+  }
+  if (!n || n > 253 || n + 2 > max) return 0;
+  buf[w++] = suffix ? '.' : '=';
+  for (i = 0; i < n; i++) {
+    char c = host[i];
+    if (c >= 'A' && c <= 'Z') c = (char)(c + 32);
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+          c == '-' || c == '_' || c == '.')) return 0;
+    if (c == '.' && (i == 0 || host[i - 1] == '.')) return 0;
+    buf[w++] = c;
+  }
+  if (buf[w - 1] == '.') return 0;
+  buf[w] = 0;
+  return w;
+}
+
+int nj_wl_date_ok(const char *s, size_t n)
+{
+  static const unsigned char mdays[12] = { 31,29,31,30,31,30,31,31,30,31,30,31 };
+  unsigned int y, m, d, i;
+  if (n != 10 || s[4] != '-' || s[7] != '-') return 0;
+  for (i = 0; i < 10; i++) {
+    if (i == 4 || i == 7) continue;
+    if (s[i] < '0' || s[i] > '9') return 0;
+  }
+  y = (unsigned)(s[0]-'0')*1000 + (unsigned)(s[1]-'0')*100 + (unsigned)(s[2]-'0')*10 + (unsigned)(s[3]-'0');
+  m = (unsigned)(s[5]-'0')*10 + (unsigned)(s[6]-'0');
+  d = (unsigned)(s[8]-'0')*10 + (unsigned)(s[9]-'0');
+  if (y < 1970 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1]) return 0;
+  if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100) || y % 400 == 0)) return 0;
+  return 1;
+}
+
+void nj_wl_today(char *buf, time_t now)
+{
+  struct tm tm;
+  if (!gmtime_r(&now, &tm) || tm.tm_year + 1900 > 9999 || tm.tm_year < 70) {
+    memcpy(buf, "1970-01-01", 11);
+    return;
+  }
+  buf[0] = (char)('0' + (tm.tm_year + 1900) / 1000);
+  buf[1] = (char)('0' + (tm.tm_year + 1900) / 100 % 10);
+  buf[2] = (char)('0' + (tm.tm_year + 1900) / 10 % 10);
+  buf[3] = (char)('0' + (tm.tm_year + 1900) % 10);
+  buf[4] = '-';
+  buf[5] = (char)('0' + (tm.tm_mon + 1) / 10);
+  buf[6] = (char)('0' + (tm.tm_mon + 1) % 10);
+  buf[7] = '-';
+  buf[8] = (char)('0' + tm.tm_mday / 10);
+  buf[9] = (char)('0' + tm.tm_mday % 10);
+  buf[10] = 0;
+}
+
+int nj_wl_value_live(const char *v, size_t n, const char *today)
+{
+  if (!n) return 1;
+  if (!nj_wl_date_ok(v, n)) return -1;
+  return memcmp(today, v, 10) <= 0;
+}
+
+/* Looks up every value stored under key. 1: a live entry, 0: none (or
+ * only expired ones), -1: a corrupt record (errno EPROTO). */
+static int wl_find(struct cdb *c, const char *key, size_t klen,
+                   const char *today, int *expired)
+{
+  struct cdb_find f;
+  int r;
+  if (cdb_findinit(&f, c, key, (unsigned)klen) < 0) return -1;
+  while ((r = cdb_findnext(&f)) > 0) {
+    unsigned vlen = cdb_datalen(c);
+    const char *v;
+    int live;
+    if (vlen > 64) { errno = EPROTO; return -1; }
+    v = cdb_getdata(c);
+    if (!v) { errno = EPROTO; return -1; }
+    live = nj_wl_value_live(v, vlen, today);
+    if (live < 0) { errno = EPROTO; return -1; }
+    if (live) return 1;
+    *expired = 1;
+  }
+  if (r < 0) { errno = EPROTO; return -1; }
+  return 0;
+}
+
+int nj_wl_lookup(const char *file, const nj_ip *ip, const char *host,
+                 time_t now, char *match, size_t matchmax, int *expired)
+{
+  struct cdb c;
+  char today[11];
+  char key[300];
+  int fd, r = 0, e;
+  *expired = 0;
+  match[0] = 0;
+  fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return -1;
+  if (cdb_init(&c, fd) < 0) {
+    e = errno ? errno : EPROTO;
+    if (e == EINVAL || e == ENOTSUP || e == ENODEV) e = EPROTO;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  nj_wl_today(today, now);
+
+  if (ip) {
+    unsigned int len = ip->v6 ? 128 : 32;
+    for (;;) {
+      size_t n = nj_wl_netkey(key, ip, len);
+      r = wl_find(&c, key, n, today, expired);
+      if (r) break;
+      if (!len) break;
+      len--;
+    }
+  }
+  if (!r && host && *host) {
+    size_t n = nj_wl_hostkey(key, sizeof key, host, 0);
+    if (n) {
+      r = wl_find(&c, key, n, today, expired);
+      /* then every suffix: "=a.b.example" is followed by ".b.example",
+       * ".example" (the key's first byte turned into the '.' marker) */
+      if (!r) {
+        size_t i;
+        for (i = 1; i < n && !r; i++) {
+          if (key[i] != '.') continue;
+          r = wl_find(&c, key + i, n - i, today, expired);
+          if (r > 0) { memmove(key, key + i, n - i + 1); n -= i; }
+        }
+      }
+    }
+  }
+  if (r > 0) {
+    size_t n = strlen(key);
+    if (key[0] == '=') memmove(key, key + 1, n--);
+    if (n >= matchmax) n = matchmax - 1;
+    memcpy(match, key, n);
+    match[n] = 0;
+  }
+  e = errno;
+  cdb_free(&c);
+  close(fd);
+  if (r < 0) errno = e;
+  return r;
+}
