@@ -5,6 +5,7 @@
  * log.c    one sanitised key=value log line per decision
  * io.c     reads and writes with deadlines
  * smtp.c   the fake SMTP session that refuses a client
+ * stamp.c  times of log lines: @tai64n labels, UTC dates
  *
  * Every program sets PROG (skalibs' strerr uses it) before calling in here.
  */
@@ -186,5 +187,28 @@ extern int nj_wl_value_live(const char *v, size_t n, const char *today);
  * corrupt (errno; EPROTO for a corrupt cdb). */
 extern int nj_wl_lookup(const char *file, const nj_ip *ip, const char *host,
                         time_t now, char *match, size_t matchmax, int *expired);
+
+/* ------------------------------------------------------------- stamp.c */
+
+#define NJ_TAI64N 25      /* "@" and 24 hex digits, as multilog t writes */
+#define NJ_UTCFMT 21      /* "2026-11-22T16:30:46Z" plus NUL */
+
+/* Reads the TAI64N label at s (n bytes available, at least NJ_TAI64N
+ * needed): "@" then 24 hex digits. *secs gets Unix seconds (daemontools'
+ * convention: label = 2^62 + 10 + seconds; nanoseconds dropped).
+ * 1 on success; 0 for a bad digit, or a date before 1970 or after 9999. */
+extern int nj_tai64n_scan(const char *s, size_t n, int64_t *secs);
+
+/* Writes the label of secs (nanoseconds 0) and a NUL into buf
+ * (NJ_TAI64N + 1 bytes); returns NJ_TAI64N. For tests and tools. */
+extern size_t nj_tai64n_fmt(char *buf, int64_t secs);
+
+/* Writes secs as "YYYY-MM-DDTHH:MM:SSZ" (UTC) and a NUL into buf
+ * (NJ_UTCFMT bytes); returns NJ_UTCFMT - 1. */
+extern size_t nj_utc_fmt(char *buf, int64_t secs);
+
+/* Parses exactly that form (whole string, real calendar dates, 1970
+ * onwards). 1 on success. */
+extern int nj_utc_scan(const char *s, int64_t *secs);
 
 #endif
