@@ -1,0 +1,263 @@
+/* ipgreylist-expire: removes ipgreylist's stale state files: pending keys
+ * older than GREYLIST_WINDOW and regulars older than GREYLIST_LIFETIME,
+ * plus corrupt or future-dated files and old temporary files. Safe while
+ * sessions run: a file is moved aside, checked again, and put back if a
+ * session touched it meanwhile. */
+#include <errno.h>
+#include <string.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <skalibs/sgetopt.h>
+#include <skalibs/strerr.h>
+#include <skalibs/types.h>
+#include <skalibs/buffer.h>
+#include "najimi.h"
+
+#define USAGE "ipgreylist-expire [ -n ] [ -v ] dir"
+#define DEF_WINDOW 86400UL
+#define DEF_LIFETIME (36UL * 86400UL)
+#define MAX_SECS (3650UL * 86400UL)
+#define TMP_AGE 3600      /* a temporary file this old was left by a crash */
+
+const char *PROG = "ipgreylist-expire";
+
+static int dryrun, verbose;
+static unsigned long window, lifetime, keepall;
+static time_t now;
+static char aside[32];    /* .expire.PID: where a file is checked before removal */
+static const char *topdir;
+
+static struct {
+  unsigned long files, kept, stale, lapsed, corrupt, tmp, skipped, errors;
+} n;
+
+static int is_hex2(const char *s)
+{
+  return ((s[0] >= '0' && s[0] <= '9') || (s[0] >= 'a' && s[0] <= 'f')) &&
+         ((s[1] >= '0' && s[1] <= '9') || (s[1] >= 'a' && s[1] <= 'f')) && !s[2];
+}
+
+static void report(const char *what, const char *d1, const char *d2,
+                   const char *name, long long age)
+{
+  char num[ULONG_FMT + 1];
+  if (!verbose) return;
+  buffer_puts(buffer_1, PROG);
+  buffer_puts(buffer_1, dryrun ? ": would-remove " : ": removed ");
+  buffer_puts(buffer_1, what);
+  buffer_puts(buffer_1, " key=");
+  buffer_puts(buffer_1, name);
+  buffer_puts(buffer_1, " age=");
+  num[ulong_fmt(num, age < 0 ? 0 : (unsigned long)age)] = 0;
+  buffer_puts(buffer_1, num);
+  buffer_puts(buffer_1, " path=");
+  buffer_puts(buffer_1, topdir);
+  buffer_puts(buffer_1, "/");
+  buffer_puts(buffer_1, d1);
+  buffer_puts(buffer_1, "/");
+  buffer_puts(buffer_1, d2);
+  buffer_puts(buffer_1, "/");
+  buffer_puts(buffer_1, name);
+  buffer_puts(buffer_1, "\n");
+}
+
+static void warn_sys(const char *what, const char *d1, const char *d2, const char *name)
+{
+  n.errors++;
+  strerr_warnwu9sys(what, " ", topdir, "/", d1, d2[0] ? "/" : "", d2, name[0] ? "/" : "", name);
+}
+
+/* Removes name from dfd if it is still the file judged stale (same inode,
+ * same mtime). The file is first renamed aside, so that a session that
+ * refreshes or replaces it meanwhile is noticed: then it is put back,
+ * unless a newer file took its name, which then wins. 1 when removed. */
+static int remove_stale(int dfd, const char *name, const struct stat *was)
+{
+  struct stat s;
+  if (dryrun) return 1;
+  if (renameat(dfd, name, dfd, aside) < 0) return errno == ENOENT ? 0 : -1;
+  if (fstatat(dfd, aside, &s, AT_SYMLINK_NOFOLLOW) < 0) return -1;
+  if (s.st_ino == was->st_ino && s.st_dev == was->st_dev &&
+      s.st_mtim.tv_sec == was->st_mtim.tv_sec &&
+      s.st_mtim.tv_nsec == was->st_mtim.tv_nsec) {
+    if (unlinkat(dfd, aside, 0) < 0) return -1;
+    return 1;
+  }
+  if (renameat2(dfd, aside, dfd, name, RENAME_NOREPLACE) < 0) {
+    if (errno != EEXIST) return -1;
+    unlinkat(dfd, aside, 0);   /* a newer file has the name: it wins */
+  }
+  return 0;
+}
+
+static void leaf(int dfd, const char *d1, const char *d2)
+{
+  DIR *dir = fdopendir(dfd);
+  struct dirent *e;
+  if (!dir) { close(dfd); warn_sys("read", d1, d2, ""); return; }
+  for (;;) {
+    struct stat s;
+    nj_glkey k;
+    const char *what = 0;
+    long long age;
+    int r;
+    errno = 0;
+    e = readdir(dir);
+    if (!e) {
+      if (errno) warn_sys("read", d1, d2, "");
+      break;
+    }
+    if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+      continue;
+    if (!strncmp(e->d_name, ".tmp.", 5) || !strncmp(e->d_name, ".expire.", 8)) {
+      if (!strcmp(e->d_name, aside)) continue;
+      if (fstatat(dfd, e->d_name, &s, AT_SYMLINK_NOFOLLOW) < 0) continue;
+      if (!S_ISREG(s.st_mode) || now - s.st_mtime < TMP_AGE) continue;
+      if (!dryrun && unlinkat(dfd, e->d_name, 0) < 0) { warn_sys("remove", d1, d2, e->d_name); continue; }
+      n.tmp++;
+      report("tmp", d1, d2, e->d_name, (long long)(now - s.st_mtime));
+      continue;
+    }
+    if (!nj_gl_name_parse(e->d_name, &k) || strcmp(k.dir1, d1) || strcmp(k.dir2, d2)) {
+      n.skipped++;
+      continue;
+    }
+    n.files++;
+    if (fstatat(dfd, e->d_name, &s, AT_SYMLINK_NOFOLLOW) < 0) {
+      if (errno != ENOENT) warn_sys("stat", d1, d2, e->d_name);
+      continue;
+    }
+    if (!S_ISREG(s.st_mode)) { n.skipped++; continue; }
+    age = (long long)now - (long long)s.st_mtime;
+    if (age < 0) what = "corrupt";               /* future-dated */
+    else if ((unsigned long long)age <= keepall) { n.kept++; continue; }
+    else {
+      char buf[NJ_GL_FILEMAX + 1];
+      unsigned long count;
+      ssize_t got;
+      int fd = openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+      if (fd < 0) {
+        if (errno != ENOENT) warn_sys("open", d1, d2, e->d_name);
+        continue;
+      }
+      got = read(fd, buf, sizeof buf);
+      close(fd);
+      if (got < 0) { warn_sys("read", d1, d2, e->d_name); continue; }
+      switch (nj_gl_parse(buf, (size_t)got, &count)) {
+        case NJ_GL_PENDING:
+          if ((unsigned long long)age > window) what = "stale";
+          break;
+        case NJ_GL_REGULAR:
+          if ((unsigned long long)age > lifetime) what = "lapsed";
+          break;
+        default:
+          what = "corrupt";
+      }
+    }
+    if (!what) { n.kept++; continue; }
+    r = remove_stale(dfd, e->d_name, &s);
+    if (r < 0) { warn_sys("remove", d1, d2, e->d_name); continue; }
+    if (!r) { n.kept++; continue; }
+    if (what[0] == 's') n.stale++;
+    else if (what[0] == 'l') n.lapsed++;
+    else n.corrupt++;
+    report(what, d1, d2, e->d_name, age);
+  }
+  closedir(dir);
+}
+
+/* Calls f for every two-hex-digit subdirectory of dfd (never a symlink). */
+static void level(int dfd, const char *d1)
+{
+  DIR *dir;
+  struct dirent *e;
+  int fd = dup(dfd);
+  if (fd < 0 || !(dir = fdopendir(fd))) {
+    if (fd >= 0) close(fd);
+    warn_sys("read", d1 ? d1 : ".", "", "");
+    return;
+  }
+  for (;;) {
+    int sub;
+    char name[3];
+    errno = 0;
+    e = readdir(dir);
+    if (!e) {
+      if (errno) warn_sys("read", d1 ? d1 : ".", "", "");
+      break;
+    }
+    if (!is_hex2(e->d_name)) continue;
+    memcpy(name, e->d_name, 3);
+    sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub < 0) {
+      if (errno == ELOOP || errno == ENOTDIR) n.skipped++;
+      else warn_sys("open", d1 ? d1 : name, d1 ? name : "", "");
+      continue;
+    }
+    if (!d1) {
+      level(sub, name);
+      close(sub);
+    } else leaf(sub, d1, name);
+  }
+  closedir(dir);
+}
+
+int main(int argc, char const *const *argv)
+{
+  subgetopt l = SUBGETOPT_ZERO;
+  char fmt[8][ULONG_FMT + 1];
+  int dfd;
+
+  for (;;) {
+    int opt = subgetopt_r(argc, argv, "nv", &l);
+    if (opt == -1) break;
+    switch (opt) {
+      case 'n': dryrun = 1; verbose = 1; break;
+      case 'v': verbose = 1; break;
+      default: strerr_dieusage(100, USAGE);
+    }
+  }
+  argc -= l.ind;
+  argv += l.ind;
+  if (argc != 1) strerr_dieusage(100, USAGE);
+  topdir = argv[0];
+
+  window = nj_env_ulong("GREYLIST_WINDOW", DEF_WINDOW, 1, MAX_SECS, 0);
+  lifetime = nj_env_ulong("GREYLIST_LIFETIME", DEF_LIFETIME, 1, MAX_SECS, 0);
+  keepall = window < lifetime ? window : lifetime;
+  now = time(0);
+  memcpy(aside, ".expire.", 8);
+  aside[8 + pid_fmt(aside + 8, getpid())] = 0;
+
+  dfd = open(topdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) strerr_diefu2sys(111, "open ", topdir);
+  level(dfd, 0);
+  close(dfd);
+
+  fmt[0][ulong_fmt(fmt[0], n.files)] = 0;
+  fmt[1][ulong_fmt(fmt[1], n.kept)] = 0;
+  fmt[2][ulong_fmt(fmt[2], n.stale)] = 0;
+  fmt[3][ulong_fmt(fmt[3], n.lapsed)] = 0;
+  fmt[4][ulong_fmt(fmt[4], n.corrupt)] = 0;
+  fmt[5][ulong_fmt(fmt[5], n.tmp)] = 0;
+  fmt[6][ulong_fmt(fmt[6], n.skipped)] = 0;
+  fmt[7][ulong_fmt(fmt[7], n.errors)] = 0;
+  buffer_puts(buffer_1, PROG);
+  buffer_puts(buffer_1, dryrun ? ": dry-run" : ": done");
+  buffer_puts(buffer_1, " files=");   buffer_puts(buffer_1, fmt[0]);
+  buffer_puts(buffer_1, " kept=");    buffer_puts(buffer_1, fmt[1]);
+  buffer_puts(buffer_1, " stale=");   buffer_puts(buffer_1, fmt[2]);
+  buffer_puts(buffer_1, " lapsed=");  buffer_puts(buffer_1, fmt[3]);
+  buffer_puts(buffer_1, " corrupt="); buffer_puts(buffer_1, fmt[4]);
+  buffer_puts(buffer_1, " tmp=");     buffer_puts(buffer_1, fmt[5]);
+  buffer_puts(buffer_1, " skipped="); buffer_puts(buffer_1, fmt[6]);
+  buffer_puts(buffer_1, " errors=");  buffer_puts(buffer_1, fmt[7]);
+  buffer_puts(buffer_1, "\n");
+  if (!buffer_flush(buffer_1)) strerr_diefu1sys(111, "write to stdout");
+  return n.errors ? 111 : 0;
+}
