@@ -609,9 +609,9 @@ static void build(out *o, int64_t now)
     } else {
       first = e->old_first; last = e->old_last; cnt = e->old_count;
     }
-    if (last + opt_e <= now) { res.expired++; continue; }
     if (own(&e->ip)) { res.own++; continue; }
     if (e->ip.v6 && !opt_6) { res.v6++; continue; }
+    if (last + opt_e <= now) { res.expired++; continue; }
     e->off_first = first;
     e->off_last = last;
     e->off_count = cnt;
