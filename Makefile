@@ -24,7 +24,7 @@ STATIC  ?= -static
 STATIC_PROGS = greetdelay ipgreylist
 
 # The internal library; every other src/*.c is one program.
-LIBOBJ  = src/ip.o src/log.o src/num.o src/io.o src/smtp.o src/greylist.o src/stamp.o
+LIBOBJ  = src/ip.o src/log.o src/num.o src/io.o src/smtp.o src/qmailrcpt.o src/greylist.o src/stamp.o
 PROGS   = $(filter-out $(LIBOBJ:src/%.o=%),$(notdir $(basename $(wildcard src/*.c))))
 BINS    = $(PROGS:%=src/%)
 MAN8    = $(wildcard doc/*.8)
