@@ -1,0 +1,162 @@
+/* rcptcheck-cdb: compiles rcptcheck's text sources into cdb files
+ * (tinycdb), through a temporary file, fsync and rename.
+ *
+ *   rcptcheck-cdb SOURCE TARGET      a list of valid addresses into the
+ *                                    RCPTCHECK_CDB format
+ *   rcptcheck-cdb -u ASSIGN TARGET   a qmail users/assign file into
+ *                                    users/cdb, in qmail-newu's format
+ *                                    (for trees without qmail-newu)
+ *
+ * Address list: one entry per line, # comments and blank lines skipped,
+ *   user@domain            a valid address
+ *   user-default@domain    any user-SOMETHING@domain is valid
+ *   @domain                every address in domain is valid
+ * Every domain named gets an "@domain" key, which tells rcptcheck that
+ * the list decides for it. Keys are lower case. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <cdb.h>
+#include <skalibs/sgetopt.h>
+#include <skalibs/strerr.h>
+#include <skalibs/stralloc.h>
+#include <skalibs/djbunix.h>
+#include <skalibs/types.h>
+#include "najimi.h"
+
+#define USAGE "rcptcheck-cdb [ -u ] source target"
+
+const char *PROG = "rcptcheck-cdb";
+
+static const char *src;
+static unsigned long lineno;
+
+static void die_format(const char *why)
+{
+  char n[ULONG_FMT];
+  n[ulong_fmt(n, lineno)] = 0;
+  strerr_dief(100, src, " line ", n, ": ", why);
+}
+
+static void lowerb(char *s, size_t n)
+{
+  size_t i;
+  for (i = 0; i < n; i++) if (s[i] >= 'A' && s[i] <= 'Z') s[i] = (char)(s[i] + 32);
+}
+
+/* users/assign, as qmail-newu reads it */
+static void assign(struct cdb_make *cm, const stralloc *in)
+{
+  stralloc key = STRALLOC_ZERO, data = STRALLOC_ZERO, wild = STRALLOC_ZERO;
+  size_t i = 0;
+  for (;;) {
+    const char *line = in->s + i, *lf, *colon;
+    size_t len, k, ncolons = 0;
+    if (i >= in->len) { lineno++; die_format("no final line with a dot"); }
+    lineno++;
+    if (line[0] == '.') break;
+    lf = memchr(line, '\n', in->len - i);
+    if (!lf) die_format("no newline");
+    len = (size_t)(lf - line);
+    i += len + 1;
+    if (memchr(line, 0, len)) die_format("NUL byte");
+    colon = memchr(line, ':', len);
+    if (!colon || colon == line) die_format("no key");
+    k = (size_t)(colon - line);
+    key.len = 0;
+    if (!stralloc_catb(&key, "!", 1) || !stralloc_catb(&key, line + 1, k - 1))
+      strerr_diefu1sys(111, "allocate");
+    if (line[0] == '+') {
+      if (k >= 2 && !memchr(wild.s ? wild.s : "", line[k - 1], wild.len) &&
+          !stralloc_catb(&wild, line + k - 1, 1)) strerr_diefu1sys(111, "allocate");
+    } else if (!stralloc_0(&key)) strerr_diefu1sys(111, "allocate");
+    lowerb(key.s, key.len);
+    data.len = 0;
+    if (!stralloc_catb(&data, colon + 1, len - k - 1)) strerr_diefu1sys(111, "allocate");
+    for (k = 0; k < data.len; k++)
+      if (data.s[k] == ':') {
+        data.s[k] = 0;
+        if (++ncolons == 6) break;
+      }
+    if (ncolons < 6) die_format("fewer than 7 fields");
+    data.len = k;
+    if (cdb_make_add(cm, key.s, (unsigned)key.len, data.s, (unsigned)data.len) < 0)
+      strerr_diefu1sys(111, "write the temporary file");
+  }
+  if (cdb_make_add(cm, "", 0, wild.s ? wild.s : "", (unsigned)wild.len) < 0)
+    strerr_diefu1sys(111, "write the temporary file");
+}
+
+/* the address list */
+static void addresses(struct cdb_make *cm, stralloc *in)
+{
+  size_t i = 0;
+  while (i < in->len) {
+    char *line = in->s + i, *lf = memchr(line, '\n', in->len - i), *at;
+    size_t len = lf ? (size_t)(lf - line) : in->len - i, b = 0, e, k;
+    i += len + 1;
+    lineno++;
+    e = len;
+    while (b < e && (line[b] == ' ' || line[b] == '\t')) b++;
+    while (e > b && (line[e - 1] == ' ' || line[e - 1] == '\t' || line[e - 1] == '\r')) e--;
+    if (b == e || line[b] == '#') continue;
+    line += b;
+    len = e - b;
+    for (k = 0; k < len; k++) {
+      unsigned char c = (unsigned char)line[k];
+      if (c <= 0x20 || c >= 0x7f) die_format("space or control character in the address");
+    }
+    if (len > NJ_ADDRMAX - 16) die_format("address too long");
+    at = memchr(line, '@', len);
+    if (!at) die_format("no @domain");
+    {
+      char *last = line + len;
+      while (last > line && last[-1] != '@') last--;
+      at = last - 1;
+    }
+    if (at + 1 == line + len) die_format("empty domain");
+    lowerb(line, len);
+    if (at == line) {
+      /* @domain: the whole domain is valid */
+      if (cdb_make_put(cm, line, (unsigned)len, "*", 1, CDB_PUT_REPLACE) < 0)
+        strerr_diefu1sys(111, "write the temporary file");
+      continue;
+    }
+    if (cdb_make_put(cm, line, (unsigned)len, "", 0, CDB_PUT_INSERT) < 0 ||
+        cdb_make_put(cm, at, (unsigned)(line + len - at), "", 0, CDB_PUT_INSERT) < 0)
+      strerr_diefu1sys(111, "write the temporary file");
+  }
+}
+
+int main(int argc, char const *const *argv)
+{
+  subgetopt l = SUBGETOPT_ZERO;
+  int users = 0, fd;
+  stralloc in = STRALLOC_ZERO, tmp = STRALLOC_ZERO;
+  struct cdb_make cm;
+
+  for (;;) {
+    int opt = subgetopt_r(argc, argv, "u", &l);
+    if (opt == -1) break;
+    if (opt == 'u') users = 1;
+    else strerr_dieusage(100, USAGE);
+  }
+  argc -= l.ind;
+  argv += l.ind;
+  if (argc != 2) strerr_dieusage(100, USAGE);
+  src = argv[0];
+  if (!openslurpclose(&in, src)) strerr_diefu2sys(111, "read ", src);
+  if (!stralloc_cats(&tmp, argv[1]) || !stralloc_cats(&tmp, ".tmp") || !stralloc_0(&tmp))
+    strerr_diefu1sys(111, "allocate");
+  fd = open(tmp.s, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) strerr_diefu2sys(111, "create ", tmp.s);
+  if (cdb_make_start(&cm, fd) < 0) strerr_diefu2sys(111, "write ", tmp.s);
+  if (users) assign(&cm, &in);
+  else addresses(&cm, &in);
+  if (cdb_make_finish(&cm) < 0 || fsync(fd) < 0 || close(fd) < 0)
+    strerr_diefu2sys(111, "write ", tmp.s);
+  if (rename(tmp.s, argv[1]) < 0) strerr_diefu4sys(111, "rename ", tmp.s, " to ", argv[1]);
+  return 0;
+}

@@ -1,0 +1,357 @@
+/* test_rcpt: the recipient rules of qmailrcpt.c (realrcptto semantics)
+ * against a small qmail tree built in a temporary directory, with a fake
+ * passwd database and injectable stat failures. No server runs. */
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+#include <errno.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <cdb.h>
+#include "najimi.h"
+
+const char *PROG = "test_rcpt";
+static int failed;
+static char top[256];
+
+#define CHECK(name, cond) do { \
+  if (cond) printf("ok - %s\n", name); \
+  else { printf("not ok - %s (%s:%d)\n", name, __FILE__, __LINE__); failed++; } \
+} while (0)
+
+/* ------------------------------------------------ fake passwd */
+
+struct fakeuser { const char *name; uid_t uid; const char *home; int ownhome; };
+static struct fakeuser users[] = {
+  { "joe", 1001, "joe", 1 },
+  { "vuser", 1002, "vuser", 1 },
+  { "notown", 1003, "notown", 0 },       /* home not owned by the user */
+  { "root", 0, "root", 1 },              /* uid 0 never receives mail */
+  { "nj-alias", 1004, "alias", 1 },
+  { 0, 0, 0, 0 }
+};
+static struct passwd pwbuf;
+static char homebuf[512];
+static int pw_fail;                     /* errno for the next lookups */
+static const char *stat_fail;           /* paths containing this give EIO */
+
+static struct passwd *fake_getpw(const char *name)
+{
+  int i;
+  if (pw_fail) { errno = pw_fail; return 0; }
+  for (i = 0; users[i].name; i++) {
+    if (strcmp(users[i].name, name)) continue;
+    memset(&pwbuf, 0, sizeof pwbuf);
+    pwbuf.pw_name = (char *)users[i].name;
+    pwbuf.pw_uid = users[i].uid;
+    snprintf(homebuf, sizeof homebuf, "%s/home/%s", top, users[i].home);
+    pwbuf.pw_dir = homebuf;
+    return &pwbuf;
+  }
+  errno = ENOENT;                       /* what some NSS modules say */
+  return 0;
+}
+
+static int fake_stat(const char *path, struct stat *st)
+{
+  int i, r;
+  if (stat_fail && strstr(path, stat_fail)) { errno = EIO; return -1; }
+  r = stat(path, st);
+  if (r) return r;
+  for (i = 0; users[i].name; i++) {
+    char h[512];
+    snprintf(h, sizeof h, "%s/home/%s", top, users[i].home);
+    if (!strcmp(h, path)) st->st_uid = users[i].ownhome ? users[i].uid : 4242;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------ the tree */
+
+static void put(const char *rel, const char *text)
+{
+  char p[512];
+  FILE *f;
+  snprintf(p, sizeof p, "%s/%s", top, rel);
+  f = fopen(p, "w");
+  if (!f) { perror(p); exit(111); }
+  fputs(text, f);
+  fclose(f);
+}
+
+static void mkd(const char *rel)
+{
+  char p[512];
+  snprintf(p, sizeof p, "%s/%s", top, rel);
+  mkdir(p, 0755);
+}
+
+/* users/cdb as qmail-newu writes it: "!local\0" exact keys, "!prefix"
+ * wildcard keys, "" = the wildcard characters; values are
+ * user\0uid\0gid\0home\0dash\0ext. Written here independently of
+ * rcptcheck-cdb. */
+static void userscdb(const char *wild)
+{
+  char p[512], v[512];
+  struct cdb_make cm;
+  int fd, n;
+  snprintf(p, sizeof p, "%s/users/cdb", top);
+  fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
+  cdb_make_start(&cm, fd);
+  /* =mary:joe:1001:1001:HOME/joe::: */
+  n = snprintf(v, sizeof v, "joe%c1001%c1001%c%s/home/joe%c%c", 0, 0, 0, top, 0, 0);
+  cdb_make_add(&cm, "!mary\0", 6, v, (unsigned)n);
+  /* +lists-:vuser:1002:1002:HOME/vuser:-:ml-: */
+  n = snprintf(v, sizeof v, "vuser%c1002%c1002%c%s/home/vuser%c-%cml-", 0, 0, 0, top, 0, 0);
+  cdb_make_add(&cm, "!lists-", 7, v, (unsigned)n);
+  cdb_make_add(&cm, "", 0, wild, (unsigned)strlen(wild));
+  cdb_make_finish(&cm);
+  close(fd);
+}
+
+static nj_qmail q;
+
+static int chk(const char *addr)
+{
+  nj_qmail_init(&q, top, 0, "nj-alias");
+  q.getpw = fake_getpw;
+  q.statf = fake_stat;
+  return nj_rcpt_check(&q, addr);
+}
+
+static int chkcdb(const char *addr, const char *cdbfile)
+{
+  char p[512];
+  snprintf(p, sizeof p, "%s/%s", top, cdbfile);
+  nj_qmail_init(&q, top, p, "nj-alias");
+  q.getpw = fake_getpw;
+  q.statf = fake_stat;
+  return nj_rcpt_check(&q, addr);
+}
+
+static void addrcdb(const char *rel, const char *const *kv)
+{
+  char p[512];
+  struct cdb_make cm;
+  int fd;
+  snprintf(p, sizeof p, "%s/%s", top, rel);
+  fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
+  cdb_make_start(&cm, fd);
+  for (; *kv; kv += 2)
+    cdb_make_add(&cm, kv[0], (unsigned)strlen(kv[0]), kv[1], (unsigned)strlen(kv[1]));
+  cdb_make_finish(&cm);
+  close(fd);
+}
+
+static int parse_is(const char *arg, const char *want)
+{
+  char out[NJ_ADDRMAX];
+  long r = nj_addrparse(arg, strlen(arg), out, sizeof out);
+  return r >= 0 && !strcmp(out, want);
+}
+
+#define OK NJ_RCPT_OK
+#define BAD NJ_RCPT_UNKNOWN
+#define TEMP NJ_RCPT_TEMP
+#define NOTOURS NJ_RCPT_NOTOURS
+
+int main(void)
+{
+  char p[600];
+  snprintf(top, sizeof top, "/tmp/test_rcpt.XXXXXX");
+  if (!mkdtemp(top)) { perror("mkdtemp"); return 111; }
+  mkd("control"); mkd("users"); mkd("home");
+  mkd("home/joe"); mkd("home/vuser"); mkd("home/notown"); mkd("home/root"); mkd("home/alias");
+  put("control/me", "mx.example.test\n");
+  put("control/locals", "# local domains\nexample.test  \nEXAMPLE.ORG\t\n\nlocalhost\n");
+  put("control/virtualdomains",
+      "virt.test:vuser\n"
+      "special@virt2.test:joe\n"
+      ".sub.test:vuser\n"
+      "notours.test:\n"
+      "dup.test:nobody\n"
+      "dup.test:vuser\n");
+  put("control/percenthack", "relay.test\n");
+  put("control/envnoathost", "example.test\n");
+  put("home/joe/.qmail-foo", "");
+  put("home/joe/.qmail-bar-default", "");
+  put("home/joe/.qmail-a:b", "");
+  put("home/joe/.qmail-special", "");
+  put("home/vuser/.qmail-known", "");
+  put("home/vuser/.qmail-ml-announce", "");
+  put("home/vuser/.qmail-sales-default", "");
+  put("home/alias/.qmail-postmaster", "");
+  put("home/notown/.qmail-default", "");
+  put("home/root/.qmail-default", "");
+
+  /* qmail-smtpd's address parsing */
+  CHECK("addrparse: <a@b>", parse_is("TO:<a@b>", "a@b"));
+  CHECK("addrparse: space before <", parse_is("TO: <a@b>", "a@b"));
+  CHECK("addrparse: no brackets", parse_is("TO:a@b", "a@b"));
+  CHECK("addrparse: source route stripped", parse_is("TO:<@r1,@r2:u@h>", "u@h"));
+  CHECK("addrparse: quotes stripped", parse_is("TO:<\"a b\"@c>", "a b@c"));
+  CHECK("addrparse: backslash escape", parse_is("TO:<a\\>b@c>", "a>b@c"));
+  CHECK("addrparse: empty <>", parse_is("TO:<>", ""));
+  CHECK("addrparse: ESMTP parameters ignored", parse_is("TO:<a@b> NOTIFY=NEVER", "a@b"));
+
+  /* locals and getpwnam users */
+  CHECK("locals: a system user is valid", chk("joe@example.test") == OK);
+  CHECK("locals: domain case does not matter", chk("joe@Example.TEST") == OK);
+  CHECK("locals: user name is lowercased", chk("JOE@example.test") == OK);
+  CHECK("locals: trailing spaces in control/locals ignored", chk("joe@example.org") == OK);
+  CHECK("locals: unknown user gets UNKNOWN", chk("nobody@example.test") == BAD);
+  CHECK("remote domain passes untouched", chk("anyone@remote.test") == NOTOURS);
+  CHECK("comment line in locals is not a domain", chk("x@# local domains") == NOTOURS);
+  CHECK("getpw: uid 0 is not a mail user", chk("root@example.test") == BAD);
+  CHECK("getpw: home not owned by the user is skipped", chk("notown@example.test") == BAD);
+  /* .qmail-ext and -default */
+  CHECK(".qmail: user-ext with ~/.qmail-ext", chk("joe-foo@example.test") == OK);
+  CHECK(".qmail: user-ext case-insensitive", chk("joe-FOO@example.test") == OK);
+  CHECK(".qmail: user-ext without a file", chk("joe-nope@example.test") == BAD);
+  CHECK(".qmail: -default fallback one level", chk("joe-bar-x@example.test") == OK);
+  CHECK(".qmail: -default fallback two levels", chk("joe-bar-x-y@example.test") == OK);
+  CHECK(".qmail: bar-default does not cover bar", chk("joe-bar@example.test") == BAD);
+  CHECK(".qmail: a dot in the extension is read as a colon", chk("joe-a.b@example.test") == OK);
+  put("home/joe/.qmail-default", "");
+  CHECK(".qmail: .qmail-default catches every extension", chk("joe-anything@example.test") == OK);
+  snprintf(p, sizeof p, "%s/home/joe/.qmail-default", top);
+  unlink(p);
+  /* the alias user */
+  CHECK("alias: ~alias/.qmail-postmaster", chk("postmaster@example.test") == OK);
+  CHECK("alias: local part lowercased for .qmail", chk("PostMaster@example.test") == OK);
+  CHECK("alias: no file, unknown", chk("webmaster@example.test") == BAD);
+  put("home/alias/.qmail-web-default", "");
+  CHECK("alias: ~alias/.qmail-web-default", chk("web-master@example.test") == OK);
+  put("home/alias/.qmail-default", "");
+  CHECK("alias: ~alias/.qmail-default accepts everything", chk("whoever@example.test") == OK);
+  snprintf(p, sizeof p, "%s/home/alias/.qmail-default", top);
+  unlink(p);
+  users[4].name = "someoneelse";
+  CHECK("alias: no alias user, unknown", chk("postmaster@example.test") == BAD);
+  users[4].name = "nj-alias";
+
+  /* envnoathost and percenthack */
+  CHECK("envnoathost: bare local part", chk("joe") == OK);
+  CHECK("envnoathost: bare unknown", chk("nobody") == BAD);
+  put("control/envnoathost", "elsewhere.test\n");
+  CHECK("envnoathost: a non-local envnoathost", chk("joe") == NOTOURS);
+  snprintf(p, sizeof p, "%s/control/envnoathost", top);
+  unlink(p);
+  CHECK("envnoathost: missing, control/me is used", chk("joe") == NOTOURS);
+  put("control/envnoathost", "example.test\n");
+  CHECK("percenthack: u%local@relay", chk("joe%example.test@relay.test") == OK);
+  CHECK("percenthack: unknown behind the hack", chk("nobody%example.test@relay.test") == BAD);
+  CHECK("percenthack: last % is used", chk("x%joe%example.test@relay.test") == BAD);
+  CHECK("percenthack: not a percenthack domain", chk("joe%example.test@other.test") == NOTOURS);
+
+  /* virtualdomains */
+  CHECK("virtualdomains: domain key, prefix-local via ~vuser/.qmail-known",
+        chk("known@virt.test") == OK);
+  CHECK("virtualdomains: unknown in a virtual domain", chk("unknown@virt.test") == BAD);
+  CHECK("virtualdomains: user@domain key", chk("special@virt2.test") == OK);
+  CHECK("virtualdomains: other user in a user@domain-only domain", chk("other@virt2.test") == NOTOURS);
+  CHECK("virtualdomains: .suffix key", chk("known@a.b.sub.test") == OK);
+  CHECK("virtualdomains: .suffix unknown", chk("nope@a.sub.test") == BAD);
+  CHECK("virtualdomains: .suffix does not match the bare domain", chk("known@sub.test") == NOTOURS);
+  CHECK("virtualdomains: empty value means not ours", chk("anyone@notours.test") == NOTOURS);
+  CHECK("virtualdomains: the last duplicate wins", chk("known@dup.test") == OK);
+  CHECK("virtualdomains: -default under the prefix", chk("sales-x@virt.test") == OK);
+  put("control/virtualdomains", "virt.test:vuser\n:vuser\n");
+  CHECK("virtualdomains: empty key catches every domain", chk("known@any.test") == OK);
+  CHECK("virtualdomains: empty key, unknown", chk("nope@any.test") == BAD);
+  put("control/virtualdomains", "virt.test:vuser\nspecial@virt2.test:joe\n.sub.test:vuser\nnotours.test:\n");
+
+  /* users/cdb */
+  userscdb("-");
+  CHECK("users/cdb: exact =mary entry (dash empty)", chk("mary@example.test") == OK);
+  CHECK("users/cdb: exact key is case-insensitive", chk("MARY@example.test") == OK);
+  CHECK("users/cdb: mary-ext is not the exact entry", chk("mary-x@example.test") == BAD);
+  CHECK("users/cdb: wildcard +lists- with ext ml-announce", chk("lists-announce@example.test") == OK);
+  CHECK("users/cdb: wildcard, unknown extension", chk("lists-other@example.test") == BAD);
+  CHECK("users/cdb: no entry falls back to getpwnam", chk("joe-foo@example.test") == OK);
+  userscdb("");
+  CHECK("users/cdb: wildcard needs its char in the wildchars key", chk("lists-announce@example.test") == BAD);
+  snprintf(p, sizeof p, "%s/users/cdb", top);
+  unlink(p);
+  put("users/cdb", "garbage");
+  CHECK("users/cdb: a corrupt users/cdb is TEMP, never UNKNOWN", chk("nobody@example.test") == TEMP);
+  unlink(p);
+  mkd("users/cdb");
+  CHECK("users/cdb: an unreadable users/cdb is TEMP", chk("joe@example.test") == TEMP);
+  rmdir(p);
+  {
+    /* a cdb without the wildchars key: qmail-lspawn defers */
+    struct cdb_make cm;
+    int fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    cdb_make_start(&cm, fd);
+    cdb_make_add(&cm, "!x\0", 3, "a", 1);
+    cdb_make_finish(&cm);
+    close(fd);
+    CHECK("users/cdb: no wildchars key is TEMP", chk("joe@example.test") == TEMP);
+    unlink(p);
+  }
+  {
+    /* a malformed value (too few fields) */
+    struct cdb_make cm;
+    int fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    cdb_make_start(&cm, fd);
+    cdb_make_add(&cm, "!bad\0", 5, "x\0001", 3);
+    cdb_make_add(&cm, "", 0, "", 0);
+    cdb_make_finish(&cm);
+    close(fd);
+    CHECK("users/cdb: a malformed value is TEMP", chk("bad@example.test") == TEMP);
+    unlink(p);
+  }
+
+  /* temporary failures */
+  pw_fail = EIO;
+  CHECK("getpwnam EIO is TEMP", chk("joe@example.test") == TEMP);
+  pw_fail = 0;
+  stat_fail = ".qmail-foo";
+  CHECK("stat EIO on .qmail-ext is TEMP", chk("joe-foo@example.test") == TEMP);
+  stat_fail = "home/joe";
+  CHECK("stat EIO on the home directory is TEMP", chk("joe@example.test") == TEMP);
+  stat_fail = 0;
+  snprintf(p, sizeof p, "%s/control/locals", top);
+  unlink(p);
+  mkd("control/locals");
+  CHECK("unreadable control/locals is TEMP", chk("joe@example.test") == TEMP);
+  rmdir(p);
+  CHECK("missing control/locals: control/me is the local domain",
+        chk("joe@mx.example.test") == OK && chk("joe@example.test") == NOTOURS);
+  put("control/locals", "example.test\n");
+
+  /* the address cdb */
+  {
+    static const char *const kv[] = {
+      "@example.test", "", "joe@example.test", "", "list-default@example.test", "",
+      "@catch.test", "*", 0
+    };
+    addrcdb("valid.cdb", kv);
+    put("control/locals", "example.test\ncatch.test\nuncovered.test\n");
+    CHECK("addr cdb: listed address", chkcdb("joe@example.test", "valid.cdb") == OK);
+    CHECK("addr cdb: listed address, any case", chkcdb("Joe@EXAMPLE.test", "valid.cdb") == OK);
+    CHECK("addr cdb: unlisted address in a listed domain", chkcdb("postmaster@example.test", "valid.cdb") == BAD);
+    CHECK("addr cdb: -default fallback", chkcdb("list-news@example.test", "valid.cdb") == OK);
+    CHECK("addr cdb: -default fallback, deeper", chkcdb("list-a-b@example.test", "valid.cdb") == OK);
+    CHECK("addr cdb: list itself not covered by list-default", chkcdb("list@example.test", "valid.cdb") == BAD);
+    CHECK("addr cdb: @domain catch-all", chkcdb("anything@catch.test", "valid.cdb") == OK);
+    CHECK("addr cdb: unlisted local domain follows qmail's rules",
+          chkcdb("joe@uncovered.test", "valid.cdb") == OK && chkcdb("zz@uncovered.test", "valid.cdb") == BAD);
+    CHECK("addr cdb: remote domains untouched", chkcdb("x@remote.test", "valid.cdb") == NOTOURS);
+    CHECK("addr cdb: missing file, qmail's rules alone", chkcdb("joe@example.test", "missing.cdb") == OK &&
+          chkcdb("zz@example.test", "missing.cdb") == BAD);
+    mkd("dir.cdb");
+    CHECK("addr cdb: unreadable file is TEMP", chkcdb("joe@example.test", "dir.cdb") == TEMP);
+    put("corrupt.cdb", "short");
+    CHECK("addr cdb: corrupt file is TEMP", chkcdb("joe@example.test", "corrupt.cdb") == TEMP);
+  }
+
+  {
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", top);
+    if (system(cmd)) {}
+  }
+  return failed ? 1 : 0;
+}
