@@ -1,0 +1,577 @@
+#!/bin/bash
+# ipgreylist under the real tcpserver, with exim as the next program.
+# Client addresses are simulated by "env TCPREMOTEIP=..." in front of
+# ipgreylist (tcpserver sets it, env overrides it); elapsed time by touch -d.
+. "$(dirname "$0")/../lib.sh"
+exim_tail
+GL=$SRC/ipgreylist
+EXPIRE=$SRC/ipgreylist-expire
+MKWL=$SRC/ipgreylist-mkwl
+STATE=$T/state
+mkdir -p "$STATE"
+
+# The conversations.
+GREYLISTED="expect 220
+expect-text ESMTP
+send EHLO client.test
+expect 250
+send MAIL FROM:<sender@example.test>
+expect 250
+send RCPT TO:<postmaster@example.test>
+expect 451
+expect-text 451 4.7.1 greylisted
+send QUIT
+expect 221
+expect-eof"
+# deliver PORT FILE: the whole transaction reaches exim (its banner is tail.test).
+deliver() {
+  client "$1" "expect 220
+expect-text tail.test
+send EHLO client.test
+expect 250
+send MAIL FROM:<sender@example.test>
+expect 250
+send RCPT TO:<postmaster@example.test>
+expect 250
+send DATA
+expect 354
+data $2
+expect 250
+send QUIT
+expect 221"
+}
+# keyfile NAME: the state file of a key, wherever the fan-out put it.
+keyfile() { find "$STATE" -name "$1" -type f; }
+has_content() { [ "$(cat "$1")" = "$2" ]; }
+# talk_log NAME SCRIPT REGEX: the conversation succeeds, then NAME.log matches REGEX.
+talk_log() { client "$PORT" "$2" > /dev/null && log_has "$1" "$3"; }
+nlines() { grep -c -E -- "$2" "$T/$1.log"; }
+# gl_serve NAME IP [VAR=value...] -- [ipgreylist options]: ipgreylist for IP, exim next.
+gl_serve() {
+  local name=$1 ip=$2; shift 2
+  local envs=()
+  while [ "$1" != -- ]; do envs+=("$1"); shift; done
+  shift
+  serve "$name" env TCPREMOTEIP="$ip" "${envs[@]}" "$GL" -d "$STATE" "$@" "${EXIM[@]}"
+}
+
+# --- a stranger, too soon, back in time, a regular, a lapsed regular ---
+
+gl_serve stranger 192.0.2.9 --
+check "stranger: 451 4.7.1 at RCPT, our banner (not exim's)" client "$PORT" "$GREYLISTED"
+check "stranger: one file created, pending with count 0" \
+  has_content "$(keyfile 192.0.2.9)" "pending 0"
+check "stranger: log line new with code=451 and age" \
+  log_has stranger '^ipgreylist: new ip=192\.0\.2\.9 pid=[0-9]+ key=192\.0\.2\.9 age=0 code=451$'
+
+check "too soon: 451 again" client "$PORT" "$GREYLISTED"
+check "too soon (swaks): 451 4.7.1 at RCPT" sh -c "swaks --server 127.0.0.1:$PORT --to postmaster@example.test --from s@example.test --timeout 10 > '$T/swaks1.out' 2>&1; grep -q '<\*\* *451 4.7.1' '$T/swaks1.out'"
+check "too soon: logged with the count (1, then 2)" sh -c "
+  grep -Eq '^ipgreylist: too-soon ip=192\.0\.2\.9 pid=[0-9]+ key=192\.0\.2\.9 age=[0-9]+ count=1 min=300 code=451$' '$T/stranger.log' &&
+  grep -Eq ' too-soon .* count=2 .*code=451$' '$T/stranger.log'"
+check "too soon: first-seen time kept, count stored" sh -c "
+  f=\$(find '$STATE' -name 192.0.2.9); [ \"\$(cat \$f)\" = 'pending 2' ] && [ -n \"\$(find \$f -mmin -2)\" ]"
+check "too soon: nothing reached exim" test "$(maildir_count)" -eq 0
+
+touch -d '-6 minutes' "$(keyfile 192.0.2.9)"
+message "$T/m1" "first message after greylisting"
+check "after the minimum: passes through to exim" deliver "$PORT" "$T/m1"
+check "after the minimum: the message arrived" wait_for 40 maildir_has "$T/m1"
+check "after the minimum: logged as pass with age and count" \
+  log_has stranger '^ipgreylist: pass ip=192\.0\.2\.9 pid=[0-9]+ key=192\.0\.2\.9 age=36[0-9] count=2$'
+check "after the minimum: the key is a regular, mtime now" sh -c "
+  f=\$(find '$STATE' -name 192.0.2.9); [ \"\$(cat \$f)\" = 'regular 2' ] && [ -n \"\$(find \$f -mmin -1)\" ]"
+
+check "regular (swaks): passes at once, message delivered" swaks --server "127.0.0.1:$PORT" \
+  --to postmaster@example.test --from admin@example.test --timeout 10
+check "regular: logged as regular" log_has stranger '^ipgreylist: regular ip=192\.0\.2\.9 pid=[0-9]+ key=192\.0\.2\.9 age=[0-9]+$'
+touch -d '-30 days' "$(keyfile 192.0.2.9)"
+message "$T/m2" "a regular 30 days later"
+check "regular after 30 days: passes" deliver "$PORT" "$T/m2"
+check "regular after 30 days: the pass refreshed the mtime" sh -c "[ -n \"\$(find '$(keyfile 192.0.2.9)' -mmin -1)\" ]"
+check "regular after 30 days: logged age=2592000" log_has stranger ' regular .* age=259200[0-9]$'
+touch -d '-37 days' "$(keyfile 192.0.2.9)"
+check "lapsed regular (37 days): a stranger again, 451" client "$PORT" "$GREYLISTED"
+check "lapsed regular: logged new reset=lapsed, file pending again" sh -c "
+  grep -Eq '^ipgreylist: new ip=192\.0\.2\.9 pid=[0-9]+ key=192\.0\.2\.9 age=0 reset=lapsed was=319680[0-9] code=451$' '$T/stranger.log' &&
+  [ \"\$(cat $(keyfile 192.0.2.9))\" = 'pending 0' ]"
+touch -d '-25 hours' "$(keyfile 192.0.2.9)"
+check "pending older than the window: a stranger again, 451" client "$PORT" "$GREYLISTED"
+check "stale pending: logged new reset=stale" log_has stranger ' new .* reset=stale was=9000[0-9] code=451$'
+check "one log line per decision (8 sessions so far)" \
+  test "$(grep -c '^ipgreylist: ' "$T/stranger.log")" -eq 8
+stop_server "$SERVER_PID"
+
+# Other limits: GREYLIST_MIN=0 lets the second attempt through.
+gl_serve minzero 192.0.2.10 GREYLIST_MIN=0 GREYLIST_WINDOW=600 --
+check "GREYLIST_MIN=0: first attempt 451" client "$PORT" "$GREYLISTED"
+message "$T/m3" "min zero"
+check "GREYLIST_MIN=0: second attempt passes" deliver "$PORT" "$T/m3"
+stop_server "$SERVER_PID"
+
+# -D: 250 to RCPT (so sender-verification callouts succeed), 451 at DATA.
+gl_serve atdata 192.0.2.11 -- -D
+check "-D: a callout (MAIL, RCPT, QUIT) succeeds" client "$PORT" "
+expect 220
+send HELO callout.test
+expect 250
+send MAIL FROM:<>
+expect 250
+send RCPT TO:<postmaster@example.test>
+expect 250
+send QUIT
+expect 221"
+check "-D: 451 4.7.1 at DATA" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<sender@example.test>
+expect 250
+send RCPT TO:<postmaster@example.test>
+expect 250
+send DATA
+expect 451
+expect-text 4.7.1
+send RSET
+expect 250
+send QUIT
+expect 221"
+stop_server "$SERVER_PID"
+
+# The refusal session ends after -t seconds.
+gl_serve timeout 192.0.2.12 -- -t 1
+check "-t 1: the refusal session closes without QUIT" $CLIENT --timeout 4 --port "$PORT" - <<'S'
+expect 220
+send EHLO slow.test
+expect 250
+expect-eof
+S
+stop_server "$SERVER_PID"
+
+# --- the tri-state GREYLIST and RELAYCLIENT, through real tcprules cdbs ---
+
+rules() { printf '%s\n' "$1" | tcprules "$T/$2.cdb" "$T/$2.tmp"; }
+rules '127.0.0.1:allow,GREYLIST=""' empty
+rules '127.0.0.1:allow,GREYLIST="you are not welcome today"' text
+rules '127.0.0.1:allow,GREYLIST="-go away for good"' perm
+rules '127.0.0.1:allow,RELAYCLIENT=""' relay
+rules '127.0.0.1:allow' plain
+TCPSERVER_OPTS="-x $T/empty.cdb" gl_serve empty 198.18.0.1 --
+message "$T/m4" "whitelisted by tcprules"
+check "GREYLIST empty (tcprules): a stranger passes, message delivered" deliver "$PORT" "$T/m4"
+check "GREYLIST empty: logged whitelisted by=GREYLIST, no state file" sh -c "
+  grep -Eq '^ipgreylist: whitelisted ip=198\.18\.0\.1 pid=[0-9]+ by=GREYLIST$' '$T/empty.log' &&
+  [ -z \"\$(find '$STATE' -name 198.18.0.1)\" ]"
+stop_server "$SERVER_PID"
+TCPSERVER_OPTS="-x $T/text.cdb" gl_serve text 198.18.0.2 --
+check "GREYLIST=text (tcprules): 451 4.7.1 with that text" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<sender@example.test>
+expect 250
+send RCPT TO:<postmaster@example.test>
+expect 451
+expect-text 451 4.7.1 you are not welcome today
+send QUIT
+expect 221"
+check "GREYLIST=text: logged refused code=451" log_has text '^ipgreylist: refused ip=198\.18\.0\.2 pid=[0-9]+ by=GREYLIST text=you\?are\?not\?welcome\?today code=451$'
+stop_server "$SERVER_PID"
+TCPSERVER_OPTS="-x $T/perm.cdb" gl_serve perm 198.18.0.3 --
+check "GREYLIST=-text (tcprules): 553 5.7.1 with that text" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<sender@example.test>
+expect 250
+send RCPT TO:<postmaster@example.test>
+expect 553
+expect-text 553 5.7.1 go away for good
+send DATA
+expect 553
+send QUIT
+expect 221"
+check "GREYLIST=-text: logged refused code=553" log_has perm '^ipgreylist: refused ip=198\.18\.0\.3 pid=[0-9]+ by=GREYLIST text=go\?away\?for\?good code=553$'
+stop_server "$SERVER_PID"
+TCPSERVER_OPTS="-x $T/plain.cdb" gl_serve plain 198.18.0.4 --
+check "GREYLIST unset (tcprules without it): decided normally, 451" client "$PORT" "$GREYLISTED"
+check "GREYLIST unset: a state file was made" test -n "$(keyfile 198.18.0.4)"
+stop_server "$SERVER_PID"
+TCPSERVER_OPTS="-x $T/relay.cdb" gl_serve relay 198.18.0.5 --
+message "$T/m5" "relay client"
+check "RELAYCLIENT (tcprules): a stranger passes, message delivered" deliver "$PORT" "$T/m5"
+check "RELAYCLIENT: logged relayclient, no state file" sh -c "
+  grep -Eq '^ipgreylist: relayclient ip=198\.18\.0\.5 pid=[0-9]+$' '$T/relay.log' &&
+  [ -z \"\$(find '$STATE' -name 198.18.0.5)\" ]"
+stop_server "$SERVER_PID"
+gl_serve crlf 198.18.0.6 GREYLIST=$'bad\r\n250 2.0.0 injected' --
+check "GREYLIST text with CR LF: one reply line, nothing injected" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<sender@example.test>
+expect 250
+send RCPT TO:<postmaster@example.test>
+expect 451
+expect-text 451 4.7.1 bad??250 2.0.0 injected
+send QUIT
+expect 221"
+stop_server "$SERVER_PID"
+
+# --- keys: v4 /24, v6 /64, ::ffff: ---
+
+gl_serve p24a 198.51.100.7 GREYLIST_V4PREFIX=24 --
+check "v4 /24: first address of the /24 is new" client "$PORT" "$GREYLISTED"
+stop_server "$SERVER_PID"
+gl_serve p24b 198.51.100.200 GREYLIST_V4PREFIX=24 --
+check "v4 /24: another address of the same /24 is too soon" client "$PORT" "$GREYLISTED"
+check "v4 /24: one key 198.51.100.0-24, logged too-soon" sh -c "
+  [ \$(find '$STATE' -name '198.51.100.*' | wc -l) -eq 1 ] && [ -n \"\$(find '$STATE' -name 198.51.100.0-24)\" ] &&
+  grep -q 'too-soon ip=198.51.100.200 .*key=198.51.100.0-24 ' '$T/p24b.log'"
+touch -d '-10 minutes' "$(keyfile 198.51.100.0-24)"
+stop_server "$SERVER_PID"
+gl_serve p24c 198.51.100.99 GREYLIST_V4PREFIX=24 --
+message "$T/m6" "a third address of the /24"
+check "v4 /24: a third address passes once the /24 waited" deliver "$PORT" "$T/m6"
+stop_server "$SERVER_PID"
+gl_serve v6a 2001:db8:1:2::5 --
+check "v6: first address of the /64 is new" client "$PORT" "$GREYLISTED"
+stop_server "$SERVER_PID"
+gl_serve v6b 2001:db8:1:2:ffff:eeee:dddd:9 --
+check "v6: another address of the same /64 is too soon" client "$PORT" "$GREYLISTED"
+check "v6: logged with key 2001:db8:1:2::-64" log_has v6b '^ipgreylist: too-soon ip=2001:db8:1:2:ffff:eeee:dddd:9 pid=[0-9]+ key=2001:db8:1:2::-64 '
+stop_server "$SERVER_PID"
+gl_serve v6c 2001:db8:1:3::5 --
+check "v6: the next /64 is a different key (new)" client "$PORT" "$GREYLISTED"
+check "v6: logged new key=2001:db8:1:3::-64" log_has v6c ' new .*key=2001:db8:1:3::-64 '
+stop_server "$SERVER_PID"
+gl_serve mapped ::ffff:192.0.2.77 --
+check "::ffff:192.0.2.77: new as 192.0.2.77" client "$PORT" "$GREYLISTED"
+stop_server "$SERVER_PID"
+gl_serve plain4 192.0.2.77 --
+check "192.0.2.77 after ::ffff:192.0.2.77: the same key, too soon" client "$PORT" "$GREYLISTED"
+check "::ffff: is v4: one file named 192.0.2.77, logged ip=192.0.2.77" sh -c "
+  [ \$(find '$STATE' -name '*192.0.2.77*' | wc -l) -eq 1 ] && [ -n \"\$(find '$STATE' -name 192.0.2.77)\" ] &&
+  grep -q '^ipgreylist: new ip=192.0.2.77 ' '$T/mapped.log' && grep -q '^ipgreylist: too-soon ip=192.0.2.77 ' '$T/plain4.log'"
+stop_server "$SERVER_PID"
+
+# --- bad TCPREMOTEIP values never name a file ---
+
+touch "$T/marker"
+sleep 1
+N0=$(find "$STATE" | wc -l)
+i=0
+for bad in '' '../../../etc/passwd' '256.1.1.1' '1.2.3' '1.2.3.4/24' '192.0.2.1 ' ' 192.0.2.1' \
+           '192.0.2.1/../../x' "$(printf '1%.0s' $(seq 1 300))" '::ffff:300.1.1.1' 'fe80::1%eth0' 'a:b:c'; do
+  i=$((i+1))
+  gl_serve badip$i "$bad" --
+  check "bad TCPREMOTEIP '${bad:0:40}': 451, logged bad-ip" talk_log badip$i "$GREYLISTED" \
+    '^ipgreylist: bad-ip ip=unknown pid=[0-9]+ raw=[!-~]+ code=451$' 
+  stop_server "$SERVER_PID"
+done
+serve badip-unset env -u TCPREMOTEIP "$GL" -d "$STATE" "${EXIM[@]}"
+check "TCPREMOTEIP unset: 451, logged raw=(unset)" talk_log badip-unset "$GREYLISTED" \
+  '^ipgreylist: bad-ip ip=unknown pid=[0-9]+ raw=\(unset\) code=451$' 
+stop_server "$SERVER_PID"
+check "bad TCPREMOTEIP: no new file in the state tree" test "$(find "$STATE" | wc -l)" -eq "$N0"
+check "bad TCPREMOTEIP: no file made outside the tree either (find -newer)" sh -c "
+  [ -z \"\$(find '$T' -newer '$T/marker' ! -name '*.log' ! -name '*.port' ! -name check.out ! -path '$T/exim*' ! -path '$T' 2>/dev/null)\" ] &&
+  [ -z \"\$(find /etc/passwd -newer '$T/marker')\" ]"
+
+# --- the state files: symlinks, corrupt, future ---
+
+# planted symlink at the key's own name: replaced, its target untouched
+SCR=$T/scratch
+mkdir -p "$SCR"
+PROTO=TCP TCPREMOTEIP=192.0.2.50 "$GL" -d "$SCR" true < /dev/null > /dev/null 2>&1
+rel=$(cd "$SCR" && find . -name 192.0.2.50)
+mkdir -p "$STATE/$(dirname "$rel")"
+echo "precious" > "$T/victim"
+ln -s "$T/victim" "$STATE/$rel"
+gl_serve symlink 192.0.2.50 --
+check "symlink at the key: 451 new, logged reset=symlink" talk_log symlink "$GREYLISTED" \
+  ' new ip=192\.0\.2\.50 .* reset=symlink code=451$' 
+check "symlink at the key: target untouched, link replaced by a plain file" sh -c "
+  [ \"\$(cat '$T/victim')\" = precious ] && [ ! -L '$STATE/$rel' ] && [ \"\$(cat '$STATE/$rel')\" = 'pending 0' ]"
+stop_server "$SERVER_PID"
+# planted symlink as a fan-out directory: not followed, fail open
+PROTO=TCP TCPREMOTEIP=192.0.2.51 "$GL" -d "$SCR" true < /dev/null > /dev/null 2>&1
+rel=$(cd "$SCR" && find . -name 192.0.2.51)
+d1=$(echo "$rel" | cut -d/ -f2)
+mkdir -p "$T/elsewhere" "$T/sym"
+ln -s "$T/elsewhere" "$T/sym/$d1"
+serve symdir env TCPREMOTEIP=192.0.2.51 "$GL" -d "$T/sym" "${EXIM[@]}"
+check "symlinked fan-out directory: not followed, session goes on (fail open)" client "$PORT" "
+expect 220
+expect-text tail.test
+send QUIT
+expect 221"
+check "symlinked fan-out directory: nothing created behind it, error logged" sh -c "
+  [ -z \"\$(ls -A '$T/elsewhere')\" ] && grep -Eq '^ipgreylist: error ip=192\.0\.2\.51 pid=[0-9]+ key=192\.0\.2\.51 op=subdir path=.* errno=(ELOOP|ENOTDIR) then=pass$' '$T/symdir.log'"
+stop_server "$SERVER_PID"
+
+# empty, garbage, huge and future-dated files are reset
+gl_serve corrupt 192.0.2.60 --
+client "$PORT" "$GREYLISTED" > /dev/null
+f=$(keyfile 192.0.2.60)
+for kind in empty garbage huge future notanumber; do
+  case $kind in
+    empty) : > "$f" ;;
+    garbage) printf 'regular \377\377 42\n' > "$f" ;;
+    huge) head -c 100000 /dev/zero | tr '\0' 'r' > "$f"; touch -d '-1 hour' "$f" ;;
+    future) echo 'regular 0' > "$f"; touch -d '+2 days' "$f" ;;
+    notanumber) printf 'regular 99999999999999999999\n' > "$f" ;;
+  esac
+  : > "$T/corrupt.log"
+  check "$kind state file: reset, 451 as a stranger" client "$PORT" "$GREYLISTED"
+  check "$kind state file: logged reset, file valid again" sh -c "
+    grep -Eq ' new ip=192\.0\.2\.60 .* reset=(corrupt|future) code=451$' '$T/corrupt.log' && [ \"\$(cat '$f')\" = 'pending 0' ] && [ -n \"\$(find '$f' -mmin -1)\" ]"
+done
+stop_server "$SERVER_PID"
+
+# --- 100 simultaneous first connections from one IP: exactly one record ---
+
+# (a listen backlog of 200, so that the kernel does not drop handshakes)
+TCPSERVER_OPTS="-b 200" gl_serve race 192.0.2.70 --
+check "concurrency: 100 simultaneous first connections all get 220" python3 - "$PORT" <<'PY'
+import socket, sys, threading
+port = int(sys.argv[1]); n = 100; go = threading.Barrier(n); bad = []
+def one():
+    try:
+        go.wait()
+        s = socket.create_connection(("127.0.0.1", port), timeout=20)
+        data = b""
+        while not data.endswith(b"\r\n"):
+            d = s.recv(512)
+            if not d: break
+            data += d
+        if not data.startswith(b"220 "): bad.append(data)
+        s.sendall(b"QUIT\r\n"); s.recv(512); s.close()
+    except Exception as e:
+        bad.append(repr(e))
+ts = [threading.Thread(target=one) for _ in range(n)]
+[t.start() for t in ts]; [t.join() for t in ts]
+print(bad[:3]); sys.exit(1 if bad else 0)
+PY
+check "concurrency: 100 decisions logged, exactly one new" wait_for 100 sh -c "
+  [ \$(grep -c '^ipgreylist: .* ip=192.0.2.70 ' '$T/race.log') -eq 100 ] && [ \$(grep -c '^ipgreylist: new ip=192.0.2.70 ' '$T/race.log') -eq 1 ]"
+check "concurrency: exactly one valid record, no temporary file left" sh -c "
+  [ \$(find '$STATE' -name '*192.0.2.70*' | wc -l) -eq 1 ] && grep -Eqx 'pending [0-9]+' '$(keyfile 192.0.2.70)' &&
+  [ -z \"\$(find '$STATE' -name '.tmp.*')\" ] && ! grep -q ' error ' '$T/race.log'"
+stop_server "$SERVER_PID"
+
+# --- failures: read-only directory (as nobody), EMFILE; fail open, -c closed ---
+
+mkdir -p "$T/ro"
+chmod 555 "$T/ro"
+NEXT=(sh -c 'printf "220 next.test ESMTP\r\n"; read -r x; printf "221 bye\r\n"')
+serve ro env TCPREMOTEIP=192.0.2.80 setuidgid nobody "$GL" -d "$T/ro" "${NEXT[@]}"
+check "read-only directory: fails open, the next program answers" client "$PORT" "
+expect 220
+expect-text next.test
+send QUIT
+expect 221"
+check "read-only directory: error logged with path and errno, then=pass" \
+  log_has ro '^ipgreylist: error ip=192\.0\.2\.80 pid=[0-9]+ key=192\.0\.2\.80 op=subdir path=.*/ro/[0-9a-f]{2}/[0-9a-f]{2}/192\.0\.2\.80 errno=EACCES then=pass$'
+stop_server "$SERVER_PID"
+serve roc env TCPREMOTEIP=192.0.2.80 setuidgid nobody "$GL" -c -d "$T/ro" "${NEXT[@]}"
+check "read-only directory with -c: fails closed, 451 4.3.0 at RCPT" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<sender@example.test>
+expect 250
+send RCPT TO:<postmaster@example.test>
+expect 451
+expect-text 451 4.3.0
+send QUIT
+expect 221"
+check "read-only directory with -c: error logged with code=451" \
+  log_has roc '^ipgreylist: error ip=192\.0\.2\.80 pid=[0-9]+ .*errno=EACCES code=451$'
+stop_server "$SERVER_PID"
+serve emfile env TCPREMOTEIP=192.0.2.81 sh -c 'ulimit -n 4; exec "$@"' sh "$GL" -d "$STATE" "${NEXT[@]}"
+check "EMFILE: fails open, the next program answers" client "$PORT" "
+expect 220
+expect-text next.test
+send QUIT
+expect 221"
+check "EMFILE: error logged with errno=EMFILE" log_has emfile ' error ip=192\.0\.2\.81 .*errno=EMFILE then=pass$'
+stop_server "$SERVER_PID"
+serve nodir env TCPREMOTEIP=192.0.2.82 "$GL" -d "$T/does-not-exist" "${NEXT[@]}"
+check "missing state directory: fails open, logged op=open-dir errno=ENOENT" talk_log nodir "expect 220
+expect-text next.test" ' error ip=192\.0\.2\.82 .*op=open-dir .*errno=ENOENT then=pass$' 
+stop_server "$SERVER_PID"
+
+# Invalid GREYLIST_* values: a warning naming the value, then the default.
+: > "$T/badenv.log"
+gl_serve badenv 192.0.2.90 GREYLIST_MIN=abc GREYLIST_WINDOW=-1 GREYLIST_LIFETIME= GREYLIST_V4PREFIX=33 GREYLIST_ONLY=sometimes --
+check "invalid GREYLIST_* values: still greylisted" client "$PORT" "$GREYLISTED"
+for w in 'invalid GREYLIST_MIN=abc, using default 300' 'invalid GREYLIST_WINDOW=-1, using default 86400' \
+         'invalid GREYLIST_LIFETIME=(empty), using default 3110400' 'invalid GREYLIST_V4PREFIX=33, using default 32' \
+         'invalid GREYLIST_ONLY=sometimes, using default all'; do
+  check "warning: $w" grep -qF "ipgreylist: warning: $w" "$T/badenv.log"
+done
+touch -d '-100 seconds' "$(keyfile 192.0.2.90)"
+check "invalid GREYLIST_MIN: the default 300 applies (100 s is too soon)" client "$PORT" "$GREYLISTED"
+check "invalid GREYLIST_V4PREFIX: the default /32 key" test -n "$(keyfile 192.0.2.90)"
+stop_server "$SERVER_PID"
+
+# --- the whitelist cdb ---
+
+cat > "$T/wl.src" <<'W'
+# a test whitelist
+203.0.113.5
+198.51.100.128/25            # a network
+2001:db8:aa::/48
+mail.partner.example
+.friends.example
+192.0.2.200  2020-01-01      # expired
+.old.example 2020-01-31
+203.0.113.9  2099-12-31      # not yet
+W
+check "ipgreylist-mkwl compiles the source (temp file + rename)" sh -c "
+  '$MKWL' '$T/wl.cdb' '$T/wl.tmp' < '$T/wl.src' && [ -f '$T/wl.cdb' ] && [ ! -e '$T/wl.tmp' ]"
+check "the whitelist cdb is tinycdb's (cdb -q reads an entry)" sh -c "[ \"\$(cdb -q '$T/wl.cdb' 192.0.2.200/32)\" = 2020-01-01 ]"
+wl_case() {  # wl_case NAME IP HOST EXPECT(pass|grey)
+  local name=$1 ip=$2 host=$3 want=$4
+  if [ -n "$host" ]; then gl_serve "wl$name" "$ip" TCPREMOTEHOST="$host" -- -w "$T/wl.cdb"
+  else gl_serve "wl$name" "$ip" -- -w "$T/wl.cdb"; fi
+  if [ "$want" = pass ]; then
+    message "$T/wl$name.msg" "whitelisted $name"
+    check "whitelist $name ($ip ${host:-no host}): passes, delivered" deliver "$PORT" "$T/wl$name.msg"
+    check "whitelist $name: logged whitelisted by=cdb" log_has "wl$name" "^ipgreylist: whitelisted ip=[^ ]+ pid=[0-9]+ by=cdb match="
+  else
+    check "whitelist $name ($ip ${host:-no host}): no match, 451" client "$PORT" "$GREYLISTED"
+  fi
+  stop_server "$SERVER_PID"
+}
+wl_case ip 203.0.113.5 "" pass
+wl_case cidr 198.51.100.200 "" pass
+wl_case cidr-outside 198.51.100.127 "" grey
+wl_case v6cidr 2001:db8:aa:77::1 "" pass
+wl_case suffix 192.0.2.101 mx1.Friends.Example pass
+wl_case exact 192.0.2.102 MAIL.partner.example. pass
+wl_case suffix-notself 192.0.2.103 friends.example grey
+wl_case exact-notsub 192.0.2.104 x.mail.partner.example grey
+wl_case expired-ip 192.0.2.200 "" grey
+wl_case expired-suffix 192.0.2.105 mx.old.example grey
+wl_case future-date 203.0.113.9 "" pass
+check "whitelist: an expired entry is noted in the decision line" log_has wlexpired-ip ' new ip=192\.0\.2\.200 .* whitelist=expired$'
+check "whitelist: the CIDR match is logged as the network" log_has wlcidr ' match=198\.51\.100\.128/25$'
+check "whitelist: the suffix match is logged" log_has wlsuffix ' match=\.friends\.example$'
+# GREYLIST_WHITELIST overrides -w; a missing or corrupt cdb is logged and empty
+gl_serve wlenv 203.0.113.5 GREYLIST_WHITELIST="$T/wl.cdb" -- -w "$T/nonexistent.cdb"
+check "GREYLIST_WHITELIST: used instead of -w" talk_log wlenv "expect 220
+expect-text tail.test" ' whitelisted ip=203\.0\.113\.5 pid=[0-9]+ by=cdb match=203\.0\.113\.5/32$' 
+stop_server "$SERVER_PID"
+gl_serve wlmissing 203.0.113.5 -- -w "$T/nonexistent.cdb"
+check "missing whitelist cdb: treated as empty (451)" client "$PORT" "$GREYLISTED"
+check "missing whitelist cdb: a warning names the file" grep -qF "ipgreylist: warning: whitelist $T/nonexistent.cdb cannot be read: ENOENT, treated as empty" "$T/wlmissing.log"
+stop_server "$SERVER_PID"
+head -c 4000 /dev/urandom > "$T/corrupt.cdb"
+gl_serve wlcorrupt 203.0.113.5 -- -w "$T/corrupt.cdb"
+check "corrupt whitelist cdb: treated as empty (451 too soon)" client "$PORT" "$GREYLISTED"
+check "corrupt whitelist cdb: a warning names the file" grep -qF "ipgreylist: warning: whitelist $T/corrupt.cdb is corrupt, treated as empty" "$T/wlcorrupt.log"
+stop_server "$SERVER_PID"
+printf '192.0.2.1\nnot/valid/entry\n' > "$T/wlbad.src"
+check "ipgreylist-mkwl: a bad line is refused with its number, exit 100, old cdb kept" sh -c "
+  cp '$T/wl.cdb' '$T/keep.cdb'; '$MKWL' '$T/keep.cdb' '$T/keep.tmp' < '$T/wlbad.src' 2> '$T/mkwl.err'; rc=\$?
+  [ \$rc -eq 100 ] && grep -q 'line 2' '$T/mkwl.err' && cmp -s '$T/wl.cdb' '$T/keep.cdb' && [ ! -e '$T/keep.tmp' ]"
+check "the shipped example whitelist compiles" sh -c "'$MKWL' '$T/ex.cdb' '$T/ex.tmp' < '$TOP/control/greylist-whitelist'"
+
+# --- selective mode ---
+
+i=0
+sel() {  # sel NAME HOST pass|grey [VAR=value...]
+  local name=$1 host=$2 want=$3; shift 3
+  i=$((i+1))
+  local envs=(GREYLIST_ONLY=suspicious "$@")
+  [ -n "$host" ] && envs+=(TCPREMOTEHOST="$host")
+  gl_serve "sel$name" "203.0.113.$((100 + i))" "${envs[@]}" --
+  if [ "$want" = pass ]; then
+    check "selective $name (${host:-no rDNS}): let through" talk_log "sel$name" "expect 220
+expect-text tail.test
+send QUIT
+expect 221" "^ipgreylist: not-suspicious ip=203\.0\.113\.$((100 + i)) pid=[0-9]+ host=$host\$"
+  else
+    check "selective $name (${host:-no rDNS}): greylisted" client "$PORT" "$GREYLISTED"
+  fi
+  stop_server "$SERVER_PID"
+}
+sel named mail.example.org pass
+sel nordns "" grey
+sel dsl dsl-203-0-113-7.isp.example grey
+sel fournumbers host203.0.113.7.example grey
+sel dashes 7-113-0-203.static.example grey
+sel dynamic pool-42.dynamic.example grey
+sel hex cb007107.cust.example grey
+printf '%s\n' '# test patterns' '(unclosed' '\.cable\.' > "$T/patterns"
+sel custom-match x.cable.example grey GREYLIST_PATTERNS="$T/patterns"
+sel custom-nomatch dsl-1-2-3-4.isp.example pass GREYLIST_PATTERNS="$T/patterns"
+check "pattern file: an invalid pattern is warned about with its line" grep -qF "invalid pattern in $T/patterns line 2, skipped" "$T/selcustom-match.log"
+sel shipped dsl-9.isp.example grey GREYLIST_PATTERNS="$TOP/control/dynamic-patterns"
+sel shipped-named smtp.example.org pass GREYLIST_PATTERNS="$TOP/control/dynamic-patterns"
+sel all mail.example.org grey GREYLIST_ONLY=all
+
+# --- ipgreylist-expire ---
+
+E=$T/expire
+mkdir -p "$E"
+mk() {  # mk IP STATE AGE [KEY]: a state file made by ipgreylist itself, then aged
+  PROTO=TCP TCPREMOTEIP=$1 "$GL" -d "$E" true < /dev/null > /dev/null 2>&1
+  local f; f=$(find "$E" -name "${4:-$1}")
+  [ "$2" = regular ] && echo 'regular 1' > "$f"
+  touch -d "$3" "$f"
+}
+mk 10.0.0.1 pending '-1 hour'          # kept: within the window
+mk 10.0.0.2 pending '-23 hours'        # kept
+mk 10.0.0.3 pending '-25 hours'        # stale
+mk 10.0.0.4 pending '-40 days'         # stale
+mk 10.0.0.5 regular '-1 hour'          # kept
+mk 10.0.0.6 regular '-2 days'          # kept: regulars live 36 days
+mk 10.0.0.7 regular '-35 days'         # kept
+mk 10.0.0.8 regular '-37 days'         # lapsed
+mk 2001:db8:9::1 regular '-100 days' 2001:db8:9::-64  # lapsed
+d=$(dirname "$(find "$E" -name 10.0.0.1)")
+echo 'pending 0' > "$d/.tmp.999999"; touch -d '-2 hours' "$d/.tmp.999999"   # a crash's leftover
+echo 'pending 0' > "$d/.tmp.999998"                                         # a live session's
+echo 'not ours' > "$d/README"; touch -d '-400 days' "$d/README"            # a foreign file
+find "$E" -type f | sort > "$T/before"
+check "ipgreylist-expire: exit 0, summary counts" sh -c "
+  '$EXPIRE' '$E' > '$T/expire.out' &&
+  grep -qx 'ipgreylist-expire: done files=9 kept=5 stale=2 lapsed=2 corrupt=0 tmp=1 skipped=1 errors=0' '$T/expire.out'"
+find "$E" -type f | sort > "$T/after"
+check "ipgreylist-expire: removed exactly the stale files" sh -c "
+  comm -23 '$T/before' '$T/after' | xargs -n1 basename | LC_ALL=C sort | tr '\n' ' ' | grep -qx '.tmp.999999 10.0.0.3 10.0.0.4 10.0.0.8 2001:db8:9::-64 ' &&
+  [ \$(comm -13 '$T/before' '$T/after' | wc -l) -eq 0 ]" 
+check "ipgreylist-expire: a second run removes nothing" sh -c "
+  '$EXPIRE' '$E' | grep -q ' stale=0 lapsed=0 corrupt=0 tmp=0 '"
+mk 10.0.0.20 pending '-2 days'
+check "ipgreylist-expire -v: one line per removed file, -n removes nothing" sh -c "
+  '$EXPIRE' -n '$E' | grep -q '^ipgreylist-expire: would-remove stale key=10.0.0.20 age=17280[0-9] path=' && [ -n \"\$(find '$E' -name 10.0.0.20)\" ] &&
+  '$EXPIRE' -v '$E' | grep -q '^ipgreylist-expire: removed stale key=10.0.0.20 age=17280[0-9] path=' && [ -z \"\$(find '$E' -name 10.0.0.20)\" ]"
+check "ipgreylist-expire: GREYLIST_LIFETIME=86400 lapses the 2-day regular" sh -c "
+  GREYLIST_LIFETIME=86400 '$EXPIRE' -v '$E' | grep -q 'removed lapsed key=10.0.0.6 ' && [ -z \"\$(find '$E' -name 10.0.0.6)\" ]"
+check "ipgreylist-expire: usage errors exit 100, a missing dir 111" sh -c "
+  '$EXPIRE' 2>/dev/null; [ \$? -eq 100 ] || exit 1; '$EXPIRE' '$T/nope' 2>/dev/null; [ \$? -eq 111 ]"
+# beside live sessions: regulars being refreshed are never lost
+for n in $(seq 1 30); do mk "10.1.0.$n" regular '-1 day'; done
+for n in $(seq 31 60); do mk "10.1.0.$n" pending '-3 days'; done
+(for n in $(seq 1 30); do PROTO=TCP TCPREMOTEIP=10.1.0.$n "$GL" -d "$E" true < /dev/null 2>/dev/null; done) &
+bgpid=$!
+"$EXPIRE" "$E" > "$T/expire2.out"
+wait "$bgpid"
+check "expire beside sessions: 30 regulars kept, 30 stale gone, no error, nothing left aside" sh -c "
+  [ \$(find '$E' -name '10.1.0.*' | wc -l) -eq 30 ] && grep -q ' stale=30 .* errors=0$' '$T/expire2.out' && [ -z \"\$(find '$E' -name '.expire.*')\" ]"
+
+# --- usage and exec failure ---
+
+check "usage: no program exits 100" sh -c "'$GL' -d '$STATE' 2>/dev/null; [ \$? -eq 100 ]"
+check "usage: -t abc exits 100" sh -c "'$GL' -t abc true 2>/dev/null; [ \$? -eq 100 ]"
+check "exec failure exits 111 with a fatal line" sh -c "
+  GREYLIST= PROTO=TCP TCPREMOTEIP=192.0.2.1 '$GL' /nonexistent/prog 2>'$T/exec.err'; [ \$? -eq 111 ] && grep -q '^ipgreylist: fatal: unable to exec /nonexistent/prog' '$T/exec.err'"
+check "let through: ipgreylist itself prints nothing" sh -c "
+  [ -z \"\$(GREYLIST= PROTO=TCP TCPREMOTEIP=192.0.2.1 '$GL' true 2>/dev/null)\" ] &&
+  [ \"\$(PROTO=TCP TCPREMOTEIP=203.0.113.5 '$GL' -d '$STATE' -w '$T/wl.cdb' printf x 2>/dev/null)\" = x ]"
+
+finish
