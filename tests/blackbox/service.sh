@@ -1,0 +1,163 @@
+#!/bin/bash
+# The daemontools service made by scripts/najimi-mkservice: supervise runs
+# it, multilog writes log/main/current, mail goes through the whole chain
+# into exim's Maildir, make in control/ turns the log into deny rules that
+# tcprulescheck shows, and svc -dx stops it. Then scripts/najimi-demo,
+# the README's command, starts and stops the same way.
+. "$(dirname "$0")/../lib.sh"
+exim_tail
+S=$T/svc
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
+
+mkdir -p "$T/qmail/control"
+echo local.test > "$T/qmail/control/locals"
+echo svc.test > "$T/qmail/control/me"
+
+check "mkservice: creates the service directory" "$TOP/scripts/najimi-mkservice" -H \
+  -q "$T/qmail" -s "${EXIM[*]}" -u Debian-exim -l '' -i 127.0.0.1 -p "$PORT" \
+  -n svc.test -b "$SRC" -t "$TOP/control" "$S"
+check "mkservice: run has tcpserver -x control/tcp.smtp.cdb, the chain, the tail" \
+  sh -c "grep -q 'tcpserver .*-x control/tcp.smtp.cdb' '$S/run' && grep -q '$SRC/greetdelay' '$S/run' && grep -q 'exim4 -C' '$S/run'"
+check "mkservice: run reads env/ with envdir, as an unprivileged user" \
+  sh -c "grep -q 'envdir ./env' '$S/run' && grep -q -- '-u $(id -u Debian-exim) -g $(id -g Debian-exim)' '$S/run'"
+check "mkservice: log/run is multilog t ./main" grep -q 'multilog t ./main' "$S/log/run"
+check "mkservice: env/ has GREYLISTDIR and QMAILHOME" \
+  sh -c "[ \"\$(cat '$S/env/GREYLISTDIR')\" = '$S/greylist' ] && [ \"\$(cat '$S/env/QMAILHOME')\" = '$T/qmail' ]"
+check "mkservice: control/ has the sources and the Makefile" \
+  sh -c "cd '$S/control' && [ -f Makefile ] && [ -f tcp.smtp ] && [ -f own-networks ] && [ -f tcp.smtp.cdb ] && [ -f deny.smtp ]"
+check "mkservice: refuses to overwrite run without -f" sh -c "! '$TOP/scripts/najimi-mkservice' -H -u Debian-exim -l '' -b '$SRC' '$S' 2>/dev/null"
+
+# Test rules before the shipped ones: sessions from 127.0.0.2 pretend to
+# come from 192.0.2.7 (tcprules sets TCPREMOTEIP after tcpserver does).
+{
+  echo '127.0.0.2:allow,TCPREMOTEIP="192.0.2.7",GREYLIST=""'
+  echo '192.0.2.20:allow,GREYLIST=""'
+  echo '198.51.100.66:allow,GREYLIST="-5.7.1 go away"'
+  echo '203.0.113.:allow,GREETDELAY="20"'
+  cat "$S/control/tcp.smtp"
+} > "$T/tcp.smtp" && mv "$T/tcp.smtp" "$S/control/tcp.smtp"
+check "make: compiles the edited tcp.smtp" sh -c "cd '$S/control' && make -s > /dev/null"
+
+# supervise, as svscan would start it: the service's output piped into
+# its log service.
+mkfifo "$T/pipe"
+supervise "$S" > "$T/pipe" 2> "$T/supervise.err" &
+SUP=$!
+supervise "$S/log" < "$T/pipe" 2>> "$T/supervise.err" &
+SUPLOG=$!
+PIDS+=("$SUP" "$SUPLOG")
+up() { svok "$S" && svok "$S/log" && python3 -c "import socket; socket.create_connection(('127.0.0.1',$PORT)).close()" 2>/dev/null; }
+check "supervise: the service and its log are up, the port answers" wait_for 100 up
+
+message "$T/m1" "through the whole chain"
+check "mail: accepted through greetdelay, ipgreylist, rcptcheck and exim" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<sender@example.test>
+expect 250
+send RCPT TO:<postmaster@example.test>
+expect 250
+send DATA
+expect 354
+data $T/m1
+expect 250
+send QUIT
+expect 221"
+check "mail: arrived in exim's Maildir byte for byte" wait_for 60 maildir_has "$T/m1"
+has_current() { grep -Eq -- "$1" "$S/log/main/current" 2>/dev/null; }
+check "log: multilog wrote stamped lines to log/main/current" \
+  wait_for 60 has_current '^@4000[0-9a-f]{20} tcpserver: ok '
+# (127.0.0.1 has RELAYCLIENT: greetdelay execs at once and logs nothing)
+for p in ipgreylist rcptcheck; do
+  [ -x "$SRC/$p" ] || continue
+  case $p in
+    ipgreylist) re='^@[0-9a-f]{24} ipgreylist: [a-z-]+ ip=127\.0\.0\.1 ' ;;
+    rcptcheck) re='^@[0-9a-f]{24} rcptcheck: done ip=127\.0\.0\.1 pid=[0-9]+ msgs=1 ' ;;
+  esac
+  check "log: $p's line in log/main/current" wait_for 60 has_current "$re"
+done
+
+# Five sessions from "192.0.2.7" (really 127.0.0.2), each refused
+# permanently: rcptcheck's 550 for unknown users (or greetdelay's 554).
+cat > "$T/refuse.py" <<'PY'
+import socket, sys
+port, how = int(sys.argv[1]), sys.argv[2]
+s = socket.socket(); s.settimeout(10)
+s.bind(("127.0.0.2", 0)); s.connect(("127.0.0.1", port))
+f = s.makefile("rb")
+def reply():
+    while True:
+        l = f.readline()
+        if not l: raise SystemExit("closed")
+        if l[3:4] != b"-": return l[:3].decode()
+def cmd(c, want):
+    s.sendall(c + b"\r\n")
+    got = reply()
+    if got != want: raise SystemExit("%r: got %s, want %s" % (c, got, want))
+if how == "early":
+    s.sendall(b"EHLO early.test\r\n")
+    if reply() != "554": raise SystemExit("no 554")
+else:
+    if reply() != "220": raise SystemExit("no 220")
+    cmd(b"EHLO unknown.test", "250")
+    cmd(b"MAIL FROM:<x@unknown.test>", "250")
+    cmd(b"RCPT TO:<nosuch-svc@local.test>", "550")
+cmd(b"QUIT", "221")
+PY
+HOW=early; [ -x "$SRC/rcptcheck" ] && HOW=rcpt
+five() { local i; for i in 1 2 3 4 5; do python3 "$T/refuse.py" "$PORT" "$HOW" || return 1; done; }
+check "refusals: 5 sessions from 127.0.0.2 refused permanently ($HOW)" five
+check "log: the refusals are in log/main/current as 192.0.2.7" \
+  wait_for 60 sh -c "[ \$(grep -c 'ip=192\.0\.2\.7 .*code=5' '$S/log/main/current') -ge 5 ]"
+
+check "make: retrydeny reads the log into deny.smtp, tcprules into tcp.smtp.cdb" \
+  sh -c "cd '$S/control' && make -s > /dev/null"
+check "make: deny.smtp lists 192.0.2.7" grep -qx '192\.0\.2\.7:deny' "$S/control/deny.smtp"
+# rule IP WANT: tcprulescheck's account of IP has the line WANT.
+rule() { TCPREMOTEIP=$1 tcprulescheck "$S/control/tcp.smtp.cdb" | grep -qx -- "$2"; }
+check "tcprulescheck: 192.0.2.7 is denied" rule 192.0.2.7 'deny connection'
+check "tcprulescheck: 127.0.0.1 gets RELAYCLIENT" rule 127.0.0.1 'set environment variable RELAYCLIENT='
+check "tcprulescheck: 192.0.2.20 gets GREYLIST= (whitelisted)" rule 192.0.2.20 'set environment variable GREYLIST='
+check "tcprulescheck: 198.51.100.66 gets GREYLIST=-5.7.1 go away" rule 198.51.100.66 'set environment variable GREYLIST=-5.7.1 go away'
+check "tcprulescheck: 203.0.113.5 gets GREETDELAY=20" rule 203.0.113.5 'set environment variable GREETDELAY=20'
+check "tcprulescheck: anyone else gets GREETDELAY=5" rule 198.18.0.1 'set environment variable GREETDELAY=5'
+check "make: nothing to do when nothing changed" sh -c "cd '$S/control' && make -q"
+check "make: a run with nothing changed leaves the cdb alone" \
+  sh -c "cd '$S/control' && a=\$(stat -c %Y.%i tcp.smtp.cdb) && make -s && [ \"\$(stat -c %Y.%i tcp.smtp.cdb)\" = \"\$a\" ]"
+
+# svc -dx: the service, then its log, stop; supervise exits.
+check "svc -dx: stops the service and its log" svc -dx "$S" "$S/log"
+gone() { ! kill -0 "$SUP" 2>/dev/null && ! kill -0 "$SUPLOG" 2>/dev/null; }
+check "svc -dx: both supervise processes exit" wait_for 200 gone
+check "svc -dx: the port no longer answers" sh -c "! python3 -c \"import socket; socket.create_connection(('127.0.0.1',$PORT))\" 2>/dev/null"
+no_tcpserver() { ! pgrep -f "^tcpserver .* 127\.0\.0\.1 $PORT " > /dev/null; }
+check "svc -dx: no tcpserver left on the port" no_tcpserver
+
+# scripts/najimi-demo: the README's command, on a free port, in $T.
+DPORT=$(free_port)
+NAJIMI_DEMO_PORT=$DPORT "$TOP/scripts/najimi-demo" start "$T/demo/smtp" > "$T/demo.out" 2>&1 &
+DEMO=$!
+PIDS+=("$DEMO")
+dup() { svok "$T/demo/smtp" && python3 -c "import socket; socket.create_connection(('127.0.0.1',$DPORT)).close()" 2>/dev/null; }
+check "demo: starts under supervise on its port" wait_for 200 dup
+check "demo: an early talker gets 554" client "$DPORT" "
+send EHLO early.test
+expect 554
+send QUIT
+expect 221"
+check "demo: a patient client gets the banner after the pause" client "$DPORT" "
+expect-silence 1000
+expect 220
+send QUIT
+expect 221"
+check "demo: logs to run/smtp/log/main/current" \
+  wait_for 60 grep -q 'greetdelay: early ip=127\.0\.0\.1 .*code=554' "$T/demo/smtp/log/main/current"
+check "demo: najimi-demo stop ends it" "$TOP/scripts/najimi-demo" stop "$T/demo/smtp"
+dgone() { ! kill -0 "$DEMO" 2>/dev/null; }
+check "demo: the foreground command returns" wait_for 200 dgone
+check "demo: said it stopped" grep -q 'najimi-demo: stopped' "$T/demo.out"
+
+finish
