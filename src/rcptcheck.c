@@ -283,7 +283,7 @@ static int command(void)
     return 1;
   }
   if (!lf) {
-    if (avail >= CMDMAX) { skipping = 1; cinpos += avail; return 1; }
+    if (avail >= CMDMAX) { skipping = 1; return 1; }
     return 0;
   }
   n = (size_t)(lf - p) + 1;
@@ -518,7 +518,9 @@ static int replies(void)
     slot *s;
     if (!scount) {
       if (mode != M_BLIND && dinlen && !down_dead) {
-        long l = reply_len();
+        long l;
+        if (down_closing) { dinlen = 0; return did; }   /* its goodbye to our EOF */
+        l = reply_len();
         if (l == 0 && !down_eof) return did;
         down_kill(l < 0 ? "garbage" : "unsolicited", 421);
         end_now(R_DOWN, "downstream");
