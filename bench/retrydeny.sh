@@ -18,7 +18,7 @@ perl -e '
   sub st { sprintf("\@%016x%08x ", $t, int(rand(1e9))) }
   while (length($out) < 16 * 1024 * 1024) {
     $t += int(rand(2)); $pid++;
-    my $ip = sprintf("%d.%d.%d.%d", 11 + int(rand(200)), int(rand(256)), int(rand(10)), 1 + int(rand(10)));
+    my $ip = sprintf("%d.%d.%d.%d", 11 + int(rand(200)), int(rand(10)), int(rand(10)), 1);
     $out .= st() . "tcpserver: status: 3/200\n";
     $out .= st() . "tcpserver: pid $pid from $ip\n";
     $out .= st() . "tcpserver: ok $pid mx.example:192.0.2.1:25 :$ip\::40000\n";

@@ -788,5 +788,11 @@ int main(int argc, char const *const *argv)
   build(&o, now);
   wrote = writeout(denyfile, &o);
   if (!opt_q) summary(now, wrote);
+  free(o.s);
+  free(oldfile);
+  free(inbuf);
+  free(slots);
+  free(rings);
+  free(ents);
   return 0;
 }
