@@ -57,6 +57,9 @@ install: all
 	for p in $(PROGS); do install -m 755 src/$$p $(DESTDIR)$(BINDIR)/$$p; done
 	for m in $(MAN8); do install -m 644 $$m $(DESTDIR)$(MANDIR)/man8/; done
 	for m in doc/*.7; do [ -f "$$m" ] && install -m 644 $$m $(DESTDIR)$(MANDIR)/man7/ || :; done
+	install -m 755 scripts/najimi-mkservice $(DESTDIR)$(BINDIR)/najimi-mkservice
+	mkdir -p $(DESTDIR)$(PREFIX)/share/najimi/control
+	for f in control/*; do case $$f in *.cdb|*.tmp|*.stamp|*/deny.smtp|*/paths.mk) ;; *) install -m 644 $$f $(DESTDIR)$(PREFIX)/share/najimi/control/ ;; esac; done
 
 clean:
 	rm -f src/*.o src/libnajimi.a $(BINS) $(UNIT)
