@@ -146,6 +146,16 @@ check "stable: same bytes" cmp "$T/deny" "$T/deny.1"
 check "stable: file not rewritten" sh -c "[ \$(stat -c %Y '$T/deny') = \$(date -d 2000-01-01 +%s) ] && grep -q 'file=unchanged' '$T/rd.err'"
 check "stable: a third run from stdin gives the same bytes" sh -c "'$RD' -q -k '$T/own' '$T/deny' < '$T/current' && cmp '$T/deny' '$T/deny.1'"
 
+# Rotated logs: multilog's @*.s files then current, oldest first (as the
+# shell's glob sorts them), give the same list as the whole log at once.
+mkdir -p "$T/main"
+n=$(wc -l < "$T/current")
+head -n $((n / 3)) "$T/current" > "$T/main/@400000006900000000000000.s"
+sed -n "$((n / 3 + 1)),$((2 * n / 3))p" "$T/current" > "$T/main/@400000006900000100000000.s"
+tail -n +$((2 * n / 3 + 1)) "$T/current" > "$T/main/current"
+check "rotated: @*.s then current give the same bytes" \
+  sh -c "cd '$T/main' && '$RD' -q -k '$T/own' '$T/deny.rot' @*.s current && cmp '$T/deny.rot' '$T/deny.1'"
+
 # -6 lists the IPv6 address, compressed and lower case.
 check "-6: IPv6 host listed as 2001:db8::5" sh -c "'$RD' -q -6 -k '$T/own' '$T/deny6' '$T/current' && grep -qx '2001:db8::5:deny' '$T/deny6'"
 
