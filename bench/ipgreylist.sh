@@ -1,0 +1,143 @@
+#!/bin/sh
+# ipgreylist benchmarks, each measured side by side in one run:
+#  1. a regular's pass-through cost, against rblsmtpd's (RBLSMTPD set and
+#     empty, so rblsmtpd execs at once), both exec'ing /bin/true;
+#       added cost = time(PROG /bin/true) - time(/bin/true)
+#     goal: ipgreylist <= 0.8 x rblsmtpd
+#  2. the decision cost (regulars, many different keys) with 10^6 stored
+#     keys, against 10 stored keys; goal <= 1.2 x
+#  3. ipgreylist-expire over 10^6 files (a quarter of them stale); goal <= 30 s
+# Wall time: interleaved rounds of fork+exec, best round of each kept.
+# Run after "make": bench/ipgreylist.sh (N, ROUNDS and KEYS may be set).
+cd "$(dirname "$0")/.." || exit 111
+[ -x src/ipgreylist ] && [ -x src/ipgreylist-expire ] || { echo "bench/ipgreylist.sh: run make first"; exit 111; }
+mkdir -p bench/tmp
+N=${N:-1000}
+ROUNDS=${ROUNDS:-5}
+KEYS=${KEYS:-1000000}
+W=$(mktemp -d "${TMPDIR:-/var/tmp}/ipgreylist-bench.XXXXXX") || exit 111
+trap 'rm -rf "$W"' EXIT INT TERM
+
+# glbench: "mk DIR N" writes N state files the way ipgreylist lays them out
+# (keys 10.0.0.0 + i; i%4 = 0,1 regular, 2 pending, 3 pending two days
+# old), quickly, in one process; "run N KEYS prog..." fork+execs prog N
+# times, each with TCPREMOTEIP set to a different regular key, and prints
+# the mean wall time per run in nanoseconds.
+cat > "$W/glbench.c" <<'C'
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include "najimi.h"
+const char *PROG = "glbench";
+static void ipof(unsigned long i, nj_ip *ip)
+{
+  memset(ip, 0, sizeof *ip);
+  ip->a[0] = 10;
+  ip->a[1] = (unsigned char)(i >> 16);
+  ip->a[2] = (unsigned char)(i >> 8);
+  ip->a[3] = (unsigned char)i;
+}
+int main(int argc, char **argv)
+{
+  unsigned long i, n;
+  if (argc >= 4 && !strcmp(argv[1], "mk")) {
+    static unsigned char made[65536];
+    time_t now = time(0);
+    n = strtoul(argv[3], 0, 10);
+    if (chdir(argv[2]) < 0) { perror("chdir"); return 111; }
+    for (i = 0; i < n; i++) {
+      nj_ip ip; nj_glkey k; char path[128], buf[NJ_GL_FILEMAX]; size_t len; int fd;
+      unsigned int d;
+      ipof(i, &ip);
+      nj_gl_key(&k, &ip, 32);
+      d = (unsigned int)strtoul(k.dir1, 0, 16) << 8 | (unsigned int)strtoul(k.dir2, 0, 16);
+      if (!made[d]) {
+        mkdir(k.dir1, 0700);
+        snprintf(path, sizeof path, "%s/%s", k.dir1, k.dir2);
+        mkdir(path, 0700);
+        made[d] = 1;
+      }
+      snprintf(path, sizeof path, "%s/%s/%s", k.dir1, k.dir2, k.name);
+      len = nj_gl_fmt(buf, i % 4 < 2 ? NJ_GL_REGULAR : NJ_GL_PENDING, 1);
+      fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (fd < 0 || write(fd, buf, len) != (ssize_t)len) { perror(path); return 111; }
+      if (i % 4 == 3) {
+        struct timespec ts[2] = { { now - 2 * 86400, 0 }, { now - 2 * 86400, 0 } };
+        futimens(fd, ts);
+      }
+      close(fd);
+    }
+    return 0;
+  }
+  if (argc >= 5 && !strcmp(argv[1], "run")) {
+    struct timespec a, b;
+    unsigned long keys = strtoul(argv[3], 0, 10), regs = (keys + 3) / 4;
+    n = strtoul(argv[2], 0, 10);
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (i = 0; i < n; i++) {
+      int st;
+      pid_t p = fork();
+      if (p < 0) { perror("fork"); return 111; }
+      if (!p) {
+        nj_ip ip; char s[NJ_IPFMT];
+        int fd = open("/dev/null", O_RDWR);
+        if (fd >= 0) { dup2(fd, 0); dup2(fd, 2); }
+        ipof((i * 7919UL % regs) * 4, &ip);
+        nj_ip_fmt(s, &ip);
+        setenv("TCPREMOTEIP", s, 1);
+        execvp(argv[4], argv + 4);
+        _exit(127);
+      }
+      if (waitpid(p, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
+        fprintf(stderr, "glbench: %s failed\n", argv[4]);
+        return 111;
+      }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    printf("%.0f\n", ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / n);
+    return 0;
+  }
+  fprintf(stderr, "usage: glbench mk DIR N | glbench run N KEYS prog...\n");
+  return 100;
+}
+C
+cc -O2 -std=c99 -D_DEFAULT_SOURCE -Isrc -o "$W/glbench" "$W/glbench.c" src/libnajimi.a \
+  -Wl,-Bstatic -lcdb -lskarnet -Wl,-Bdynamic || exit 111
+GB=$W/glbench
+
+mkdir -p "$W/small" "$W/big"
+"$GB" mk "$W/small" 10 || exit 111
+t0=$(date +%s.%N)
+"$GB" mk "$W/big" "$KEYS" || exit 111
+t1=$(date +%s.%N)
+echo "made $KEYS state files in $(echo "$t1 $t0" | awk '{ printf "%.1f", $1 - $2 }') s"
+
+export PROTO=TCP TCPREMOTEIP=10.0.0.0
+unset RELAYCLIENT GREYLIST GREYLIST_WHITELIST GREYLIST_ONLY GREYLISTDIR
+best() { # name value: keep the minimum in $best_NAME
+  eval "cur=\${best_$1:-}"
+  if [ -z "$cur" ] || [ "$2" -lt "$cur" ]; then eval "best_$1=$2"; fi
+}
+i=0
+while [ $i -lt "$ROUNDS" ]; do
+  best true  "$("$GB" run "$N" 10 /bin/true)"
+  best rbl   "$(RBLSMTPD= "$GB" run "$N" 10 rblsmtpd /bin/true)"
+  best small "$("$GB" run "$N" 10 src/ipgreylist -d "$W/small" /bin/true)"
+  best big   "$("$GB" run "$N" "$KEYS" src/ipgreylist -d "$W/big" /bin/true)"
+  i=$((i+1))
+done
+echo "wall ns per session: /bin/true $best_true, rblsmtpd $best_rbl, ipgreylist (10 keys) $best_small, ipgreylist ($KEYS keys) $best_big"
+awk -v t="$best_true" -v r="$best_rbl" -v s="$best_small" -v b="$best_big" -v k="$KEYS" 'BEGIN {
+  printf "ipgreylist regular pass-through cost / rblsmtpd cost: %.2f (goal <= 0.8)\n", (s - t) / (r - t)
+  printf "ipgreylist decision cost with %d keys / with 10 keys: %.2f (goal <= 1.2)\n", k, (b - t) / (s - t) }'
+
+t0=$(date +%s.%N)
+src/ipgreylist-expire "$W/big" > "$W/expire.out" || { cat "$W/expire.out"; exit 111; }
+t1=$(date +%s.%N)
+cat "$W/expire.out"
+echo "$t1 $t0 $KEYS" | awk '{ printf "ipgreylist-expire over %d files: %.1f s (goal <= 30 s)\n", $3, $1 - $2 }'
