@@ -248,6 +248,9 @@ typedef struct nj_qmail_s {
 extern void nj_qmail_init(nj_qmail *q, const char *home, const char *addrcdb,
                           const char *alias);
 
+/* Frees what q read. */
+extern void nj_qmail_free(nj_qmail *q);
+
 /* Checks one recipient address as qmail-smtpd stored it (addrparse
  * result, RELAYCLIENT already appended). Returns NJ_RCPT_*; q->why and
  * q->via say why. */

@@ -69,6 +69,15 @@ void nj_qmail_init(nj_qmail *q, const char *home, const char *addrcdb,
   q->statf = stat;
 }
 
+void nj_qmail_free(nj_qmail *q)
+{
+  stralloc_free(&q->locals);
+  stralloc_free(&q->vdoms);
+  stralloc_free(&q->percenthack);
+  stralloc_free(&q->envnoathost);
+  q->state = 0;
+}
+
 /* ------------------------------------------------------ control files */
 
 static int path2(char *buf, const char *a, const char *b)

@@ -87,6 +87,9 @@ static void assign(struct cdb_make *cm, const stralloc *in)
   }
   if (cdb_make_add(cm, "", 0, wild.s ? wild.s : "", (unsigned)wild.len) < 0)
     strerr_diefu1sys(111, "write the temporary file");
+  stralloc_free(&key);
+  stralloc_free(&data);
+  stralloc_free(&wild);
 }
 
 /* the address list */
@@ -158,5 +161,7 @@ int main(int argc, char const *const *argv)
   if (cdb_make_finish(&cm) < 0 || fsync(fd) < 0 || close(fd) < 0)
     strerr_diefu2sys(111, "write ", tmp.s);
   if (rename(tmp.s, argv[1]) < 0) strerr_diefu4sys(111, "rename ", tmp.s, " to ", argv[1]);
+  stralloc_free(&in);
+  stralloc_free(&tmp);
   return 0;
 }

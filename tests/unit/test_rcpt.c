@@ -114,6 +114,7 @@ static nj_qmail q;
 
 static int chk(const char *addr)
 {
+  nj_qmail_free(&q);
   nj_qmail_init(&q, top, 0, "nj-alias");
   q.getpw = fake_getpw;
   q.statf = fake_stat;
@@ -124,6 +125,7 @@ static int chkcdb(const char *addr, const char *cdbfile)
 {
   char p[512];
   snprintf(p, sizeof p, "%s/%s", top, cdbfile);
+  nj_qmail_free(&q);
   nj_qmail_init(&q, top, p, "nj-alias");
   q.getpw = fake_getpw;
   q.statf = fake_stat;
@@ -348,6 +350,7 @@ int main(void)
     CHECK("addr cdb: corrupt file is TEMP", chkcdb("joe@example.test", "corrupt.cdb") == TEMP);
   }
 
+  nj_qmail_free(&q);
   {
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", top);
