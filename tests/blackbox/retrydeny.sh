@@ -40,7 +40,7 @@ early() {
 send EHLO early.test
 expect 554
 send QUIT
-expect 221" > /dev/null
+expect 221" > "$T/c.out" || { cat "$T/c.out"; return 1; }
 }
 
 # unknown: asks for two mailboxes that do not exist; rcptcheck answers
@@ -59,7 +59,7 @@ expect 550
 send RCPT TO:<nosuch-rd2@local.test>
 expect 550
 send QUIT
-expect 221" > /dev/null
+expect 221" > "$T/c.out" || { cat "$T/c.out"; return 1; }
 }
 
 # greylisted: ipgreylist answers 451 at RCPT (new, then too soon).
@@ -74,7 +74,7 @@ expect 250
 send RCPT TO:<someone@elsewhere.test>
 expect 451
 send QUIT
-expect 221" > /dev/null
+expect 221" > "$T/c.out" || { cat "$T/c.out"; return 1; }
 }
 
 # delivers: a message accepted through the whole chain.
@@ -94,7 +94,7 @@ expect 354
 data $T/msg
 expect 250
 send QUIT
-expect 221" > /dev/null
+expect 221" > "$T/c.out" || { cat "$T/c.out"; return 1; }
 }
 
 times() { local n=$1 i; shift; for i in $(seq 1 "$n"); do "$@" || return 1; done; }
