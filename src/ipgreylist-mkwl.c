@@ -121,6 +121,7 @@ int main(int argc, char const *const *argv)
     entries++;
   }
 
+  stralloc_free(&sa);
   if (cdb_make_finish(&cm) < 0) die_tmp("write ");
   if (fsync(fd) < 0) die_tmp("fsync ");
   if (close(fd) < 0) die_tmp("close ");
