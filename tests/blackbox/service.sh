@@ -155,9 +155,10 @@ send QUIT
 expect 221"
 check "demo: logs to run/smtp/log/main/current" \
   wait_for 60 grep -q 'greetdelay: early ip=127\.0\.0\.1 .*code=554' "$T/demo/smtp/log/main/current"
-check "demo: najimi-demo stop ends it" "$TOP/scripts/najimi-demo" stop "$T/demo/smtp"
+check "demo: svc -dx on the service ends it (the log follows)" svc -dx "$T/demo/smtp"
 dgone() { ! kill -0 "$DEMO" 2>/dev/null; }
 check "demo: the foreground command returns" wait_for 200 dgone
 check "demo: said it stopped" grep -q 'najimi-demo: stopped' "$T/demo.out"
+check "demo: its log's supervise is gone too" sh -c "! svok '$T/demo/smtp/log' 2>/dev/null"
 
 finish
