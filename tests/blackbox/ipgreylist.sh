@@ -567,6 +567,23 @@ wait "$bgpid"
 check "expire beside sessions: 30 regulars kept, 30 stale gone, no error, nothing left aside" sh -c "
   [ \$(find '$E' -name '10.1.0.*' | wc -l) -eq 30 ] && grep -q ' stale=30 .* errors=0$' '$T/expire2.out' && [ -z \"\$(find '$E' -name '.expire.*')\" ]"
 
+# --- after exec only fds 0, 1 and 2 are open (a regular, a whitelisted
+# client); the probe run straight under tcpserver gives the baseline ---
+
+PROBE=(perl -MPOSIX -e 'my @o = grep { my @s = POSIX::fstat($_); @s } 3..64; print "221 fds:@o.\r\n"')
+serve fdbase "${PROBE[@]}"
+BASE=$($CLIENT --port "$PORT" - <<< "expect 221" | sed -n 's/^< 221 //p')
+stop_server "$SERVER_PID"
+serve fdreg env TCPREMOTEIP=192.0.2.9 "$GL" -d "$STATE" "${PROBE[@]}"
+echo 'regular 0' > "$(keyfile 192.0.2.9)"
+check "fds: a regular's pass leaves only 0, 1, 2 open (baseline '$BASE')" talk_log fdreg "expect 221
+expect-text $BASE" '^ipgreylist: regular ip=192\.0\.2\.9 '
+stop_server "$SERVER_PID"
+serve fdwl env TCPREMOTEIP=203.0.113.5 "$GL" -d "$STATE" -w "$T/wl.cdb" "${PROBE[@]}"
+check "fds: a whitelisted pass leaves only 0, 1, 2 open" talk_log fdwl "expect 221
+expect-text $BASE" '^ipgreylist: whitelisted ip=203\.0\.113\.5 '
+stop_server "$SERVER_PID"
+
 # --- usage and exec failure ---
 
 check "usage: no program exits 100" sh -c "'$GL' -d '$STATE' 2>/dev/null; [ \$? -eq 100 ]"
