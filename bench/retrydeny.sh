@@ -53,10 +53,15 @@ cat "$D/log" > /dev/null
 t0=$(now)
 LC_ALL=C grep -c ' code=5' "$D/log" > "$D/grep.out"
 t1=$(now)
-"$RD" -q "$D/deny" "$D/log"
+if [ -x /usr/bin/time ]; then
+  /usr/bin/time -f '%M' -o "$D/rss" "$RD" -q "$D/deny" "$D/log"
+else
+  "$RD" -q "$D/deny" "$D/log"
+fi
 rc=$?
 t2=$(now)
 [ $rc -eq 0 ] || { echo "retrydeny failed: $rc"; exit 1; }
+[ -s "$D/rss" ] && echo "retrydeny peak RSS: $(tail -n1 "$D/rss") kB (state per address, not per line)"
 echo "log: $bytes bytes, $(wc -l < "$D/deny") deny-file lines, grep -c found $(cat "$D/grep.out")"
 awk -v a="$t0" -v b="$t1" -v c="$t2" -v n="$bytes" 'BEGIN {
   g = b - a; r = c - b;
