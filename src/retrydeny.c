@@ -769,14 +769,14 @@ int main(int argc, char const *const *argv)
 
   rehash(1024);
   inbuf = xrealloc(0, READSIZE + LINEMAX + 1, 1);
-  /* reading ignores a lock-free race with rotation: a log file that
-   * vanished between the shell's glob and open was rotated away */
   readold(denyfile);
   if (!argc) readlog(0, "standard input");
   for (i = 0; i < (size_t)argc; i++) {
     int fd;
     if (!strcmp(argv[i], "-")) { readlog(0, "standard input"); continue; }
     fd = open(argv[i], O_RDONLY | O_CLOEXEC);
+    /* a file that vanished between the shell's glob and here was
+     * rotated away by multilog: its lines are in the next run's files */
     if (fd < 0) {
       if (errno == ENOENT) { strerr_warnwu2sys("open ", argv[i]); continue; }
       strerr_diefu2sys(111, "open ", argv[i]);
