@@ -7,6 +7,7 @@ one step per line, read from a file or standard input:
     expect 220          read one reply (multi-line aware), its code must be 220
     expect 250 554      ... or one of several codes
     expect-text WORD    the last reply must contain WORD
+    expect-no-text WORD the last reply must not contain WORD (any case)
     send EHLO x         send the text plus CRLF
     raw EHLO x\\r\\n     send bytes given with Python escapes, nothing added
     bytewise            from now on, send one byte per write (with a pause)
@@ -138,6 +139,10 @@ def run(client, lines):
                 text = b"".join(client.last).decode("latin-1")
                 if arg not in text:
                     raise Fail("reply %r lacks %r" % (text, arg))
+            elif word == "expect-no-text":
+                text = b"".join(client.last).decode("latin-1")
+                if arg.lower() in text.lower():
+                    raise Fail("reply %r contains %r" % (text, arg))
             elif word == "send":
                 client.send(arg.encode("latin-1") + b"\r\n")
             elif word == "raw":

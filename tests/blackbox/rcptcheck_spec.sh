@@ -1,0 +1,834 @@
+#!/bin/bash
+# rcptcheck: independent black-box spec tests, written from DESIGN.md and
+# issue 4 alone (not from the implementation, its man page or its tests).
+# The real tcpserver, exim as the tail, the scripted client, a recording
+# fake downstream (rcptcheck_spec/fakesmtp.py), a slow-downstream wrapper
+# (rcptcheck_spec/slow.py), raw-socket cases (rcptcheck_spec/spec.py)
+# and swaks.
+. "$(dirname "$0")/../lib.sh"
+H=$TOP/tests/blackbox/rcptcheck_spec
+RC=${RCPTCHECK:-$SRC/rcptcheck}
+# A system python for the helpers that run as the downstream (one case
+# runs them as nobody, who cannot use a python under /root).
+PY=$(command -v /usr/bin/python3 || command -v python3)
+FAKE=("$PY" "$H/fakesmtp.py")
+SLOW=("$PY" "$H/slow.py")
+SPEC=("$PY" "$H/spec.py")
+exim_tail
+
+# A minimal qmail tree of our own, and an address list (user@domain,
+# user-default@domain, @domain as a catch-all) compiled with the project's
+# rcptcheck-cdb, as najimi.7 documents for RCPTCHECK_CDB.
+Q=$T/qmail
+mkdir -p "$Q/control" "$Q/users"
+echo example.test > "$Q/control/me"
+printf 'example.test\ncatchall.test\n' > "$Q/control/locals"
+printf 'example.test\ncatchall.test\n' > "$Q/control/rcpthosts"
+echo example.test > "$Q/control/envnoathost"
+printf '%s\n' alice@example.test Bob@Example.TEST list-default@example.test \
+  @catchall.test > "$T/valid-rcpt"
+"$SRC/rcptcheck-cdb" "$T/valid-rcpt" "$T/valid.cdb"
+chmod 644 "$T/valid.cdb"
+export QMAILHOME=$Q RCPTCHECK_CDB=$T/valid.cdb
+unset RCPTCHECK_MAXBAD RCPTCHECK_TARPIT RCPTCHECK_TLS
+
+# events NAME: the fake downstream's event log for NAME.
+ev() { echo "$T/$1.ev"; }
+# has_not FILE TEXT: TEXT never reached the downstream.
+has_not() { ! grep -qF -- "$2" "$1"; }
+# delivered TEXT: some delivered message contains TEXT.
+delivered() { grep -rqF -- "$1" "$MAILDIR/new" "$MAILDIR/cur"; }
+# count_is N: exactly N messages arrived.
+count_is() { [ "$(maildir_count)" -eq "$1" ]; }
+# still_count N: a second later, still exactly N (nothing extra, no late copy).
+still_count() { sleep 1; count_is "$1"; }
+# count_and_has N FILE: N messages arrived, FILE among them.
+count_and_has() { wait_for 60 count_is "$1" && maildir_has "$2"; }
+# nothing_queued: no message header file in exim's spool.
+nothing_queued() { ! find "$T/exim/spool/input" -name '*-H' 2>/dev/null | grep -q .; }
+# done_lines NAME N: exactly N session summaries in NAME's log.
+done_lines() { [ "$(grep -c '^rcptcheck: done ip=127\.0\.0\.1 pid=[0-9]* ' "$T/$1.log")" -eq "$2" ]; }
+# stuffed FILE: FILE with SMTP dot-stuffing applied (CRLF lines).
+stuffed() { sed 's/^\./../' "$1"; }
+
+########################################################################
+# Known and unknown recipients, straight through to exim.
+serve basic "$RC" "${EXIM[@]}"
+message "$T/m1" "hello through rcptcheck" ". a dot line" ".." "." "RCPT TO:<nosuch@example.test>" "end"
+N0=$(maildir_count)
+check "known user: 250, message accepted, 221 and close" client "$PORT" "
+expect 220
+expect-text tail.test
+send EHLO client.test
+expect 250
+send MAIL FROM:<sender@elsewhere.test>
+expect 250
+send RCPT TO:<alice@example.test>
+expect 250
+send DATA
+expect 354
+data $T/m1
+expect 250
+send QUIT
+expect 221
+expect-eof"
+check "known user: the message arrived byte for byte" wait_for 60 maildir_has "$T/m1"
+check "known user: exactly one message arrived" wait_for 20 count_is $((N0+1))
+
+check "unknown user: 550 5.1.1, session goes on" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<sender@elsewhere.test>
+expect 250
+send RCPT TO:<nosuch@example.test>
+expect 550
+expect-text 5.1.1
+send RCPT TO:<bob@example.test>
+expect 250
+send RCPT TO:<NoSuch@EXAMPLE.TEST>
+expect 550
+expect-text 5.1.1
+send RCPT TO:<alice@Example.Test>
+expect 250
+send RCPT TO:<someone@elsewhere.test>
+expect 250
+send RCPT TO:<anyone@catchall.test>
+expect 250
+send RCPT TO:<list-foo@example.test>
+expect 250
+send RSET
+expect 250
+send QUIT
+expect 221"
+check "unknown user: one reject log line with ip, pid, code=550 and rcpt" \
+  log_has basic '^rcptcheck: reject ip=127\.0\.0\.1 pid=[0-9]+ code=550 (.* )?rcpt=<?nosuch@example\.test'
+check "summary: one done line per session, msgs=1 then msgs=0" wait_for 40 sh -c "
+  grep -q '^rcptcheck: done ip=127\.0\.0\.1 pid=[0-9]* msgs=1\( \|$\)' '$T/basic.log' &&
+  grep -q '^rcptcheck: done ip=127\.0\.0\.1 pid=[0-9]* msgs=0\( \|$\)' '$T/basic.log' &&
+  [ \$(grep -c '^rcptcheck: done ' '$T/basic.log') -eq 2 ]"
+
+# Peer text in the log is sanitised and bounded.
+check "log: a hostile recipient gets 550" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<sender@elsewhere.test>
+expect 250
+raw RCPT TO:<no\x01such\x7fx y@example.test>\r\n
+expect 550
+send RCPT TO:<$(printf 'x%.0s' $(seq 480))@example.test>
+expect 550 501 553
+send QUIT
+expect 221"
+check "log: non-printables and spaces in rcpt= become ?" \
+  log_has basic 'code=550 (.* )?rcpt=<?no\?such\?x\?y@example\.test'
+check "log: every line printable ASCII and at most about 400 bytes" sh -c "
+  ! LC_ALL=C grep -n '[^ -~]' '$T/basic.log' && ! grep '^rcptcheck:' '$T/basic.log' | grep -qE '^.{441}'"
+stop_server "$SERVER_PID"
+
+########################################################################
+# A recording downstream shows what rcptcheck forwards.
+E=$(ev rec)
+serve rec "$RC" "${FAKE[@]}" --events "$E"
+message "$T/m2" "recorded message" "second line"
+check "pipelining (recorder): good, bad, good, DATA -> 250, 550, 250, 354" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+expect-text PIPELINING
+raw MAIL FROM:<s@elsewhere.test>\r\nRCPT TO:<alice@example.test>\r\nRCPT TO:<nosuch1@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n
+expect 250
+expect 250
+expect-text RCPT
+expect 550
+expect-text 5.1.1
+expect 250
+expect-text RCPT
+expect 354
+data $T/m2
+expect 250
+raw RSET\r\nMAIL FROM:<s@elsewhere.test>\r\nRCPT TO:<nosuch2@example.test>\r\nRSET\r\nMAIL FROM:<t@elsewhere.test>\r\nRCPT TO:<nosuch3@example.test>\r\nRCPT TO:<x@elsewhere.test>\r\nNOOP\r\n
+expect 250
+expect-text RSET
+expect 250
+expect-text MAIL
+expect 550
+expect 250
+expect-text RSET
+expect 250
+expect-text MAIL
+expect 550
+expect 250
+expect-text RCPT
+expect 250
+expect-text NOOP
+send QUIT
+expect 221"
+check "recorder: the rejected recipients never reached the downstream" \
+  sh -c "! grep -q nosuch '$E'"
+check "recorder: the good recipients and the foreign one did" sh -c "
+  grep -qF \"CMD b'RCPT TO:<alice@example.test>'\" '$E' &&
+  grep -qF \"CMD b'RCPT TO:<bob@example.test>'\" '$E' &&
+  grep -qF \"CMD b'RCPT TO:<x@elsewhere.test>'\" '$E'"
+check "recorder: the message body arrived byte for byte" \
+  grep -q "^MSG 1 $(wc -c < "$T/m2") $(sha256sum < "$T/m2" | cut -d' ' -f1)\$" "$E"
+check "recorder: the commands arrived in order" sh -c "
+  grep '^CMD' '$E' | sed -n 's/^CMD b.\([A-Z]*\).*/\1/p' | tr '\n' ' ' |
+  grep -qx 'EHLO MAIL RCPT RCPT DATA RSET MAIL RSET MAIL RCPT NOOP QUIT '"
+stop_server "$SERVER_PID"
+
+# DATA mode starts on the downstream's 354, not on the client's DATA: when
+# the downstream refuses DATA, what follows is a command again. Lines
+# pipelined after a refused DATA are inspected as commands (550) or the
+# session is closed (421); they never reach the downstream.
+E=$(ev no354)
+serve no354 "$RC" "${FAKE[@]}" --events "$E" --data-reply 554
+check "DATA refused downstream: the next line is a command again (550)" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<s@elsewhere.test>
+expect 250
+send RCPT TO:<alice@example.test>
+expect 250
+send DATA
+expect 554
+send RCPT TO:<nosuch1@example.test>
+expect 550
+send NOOP
+expect 250
+expect-text ok NOOP
+raw DATA\r\nRCPT TO:<nosuch2@example.test>\r\nNOOP\r\n
+expect 554
+expect 550 421"
+check "DATA refused downstream: no rejected line was forwarded" has_not "$E" nosuch
+stop_server "$SERVER_PID"
+
+########################################################################
+# Pipelining with exim itself, and with slow downstreams.
+pipeline_case() { # NAME PORT MSGFILE
+  client "$2" "
+expect 220
+send EHLO client.test
+expect 250
+raw MAIL FROM:<s@elsewhere.test>\r\nRCPT TO:<alice@example.test>\r\nRCPT TO:<nosuch@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n
+expect 250
+expect 250
+expect 550
+expect-text 5.1.1
+expect 250
+expect 354
+data $3
+expect 250
+raw MAIL FROM:<s@elsewhere.test>\r\nRCPT TO:<nosuch@example.test>\r\nRCPT TO:<alice@example.test>\r\nRCPT TO:<nosuch2@example.test>\r\nDATA\r\n
+expect 250
+expect 550
+expect 250
+expect 550
+expect 354
+data $3
+expect 250
+raw MAIL FROM:<s@elsewhere.test>\r\nRCPT TO:<nosuch@example.test>\r\nDATA\r\n
+expect 250
+expect 550
+expect 503 554
+send QUIT
+expect 221"
+}
+serve pipe "$RC" "${EXIM[@]}"
+message "$T/m3" "pipelined through exim"
+N0=$(maildir_count)
+check "pipelining (exim): good,bad,good,DATA; bad,good,bad,DATA; bad,DATA" pipeline_case pipe "$PORT" "$T/m3"
+# (alice and bob each get a copy of the first message: three files.)
+check "pipelining (exim): both messages arrived, byte for byte" count_and_has $((N0+3)) "$T/m3"
+stop_server "$SERVER_PID"
+
+E=$(ev slowfake)
+serve slowfake "$RC" "${FAKE[@]}" --events "$E" --delay 250 --ehlo-slow
+check "pipelining (slow recorder, 250 ms per reply): 250, 550, 250, 354 in order" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+expect-text PIPELINING
+raw MAIL FROM:<s@elsewhere.test>\r\nRCPT TO:<alice@example.test>\r\nRCPT TO:<nosuch@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n
+expect 250
+expect-text MAIL
+expect 250
+expect-text RCPT
+expect 550
+expect 250
+expect-text RCPT
+expect 354
+data $T/m2
+expect 250
+send QUIT
+expect 221"
+check "slow recorder: the rejected recipient was not forwarded" has_not "$E" nosuch
+check "slow recorder: one message" grep -q '^MSG 1 ' "$E"
+stop_server "$SERVER_PID"
+
+serve slowexim "$RC" "${SLOW[@]}" 300 "${EXIM[@]}"
+message "$T/m4" "pipelined through a slow exim"
+N0=$(maildir_count)
+check "pipelining (exim, replies 300 ms late): same order" pipeline_case slowexim "$PORT" "$T/m4"
+check "pipelining (slow exim): both messages arrived" count_and_has $((N0+3)) "$T/m4"
+stop_server "$SERVER_PID"
+
+########################################################################
+# End of data: found across every read boundary, and commands after the
+# final dot in the same read are still inspected.
+# (Two sessions: the harness's exim queues, instead of delivering, from
+# the 11th message of a connection on.)
+serve split "$RC" "${EXIM[@]}"
+N0=$(maildir_count)
+hello="expect 220
+send EHLO client.test
+expect 250"
+txn="send MAIL FROM:<s@elsewhere.test>
+expect 250
+send RCPT TO:<alice@example.test>
+expect 250
+send DATA
+expect 354"
+script=$hello
+end=$'\r\n.\r\n'
+for k in 0 1 2 3 4 5; do
+  message "$T/s$k" "end of data split after byte $k of CRLF.CRLF"
+  head -c -2 "$T/s$k" > "$T/s$k.a"
+  printf '%s' "${end:0:$k}" >> "$T/s$k.a"
+  printf '%s' "${end:$k}" > "$T/s$k.b"
+  script+="
+$txn
+file $T/s$k.a
+sleep 150
+file $T/s$k.b
+expect 250"
+done
+script+="
+send QUIT
+expect 221"
+check "end of data: CRLF.CRLF split after each of its bytes, each one 250" \
+  $CLIENT --timeout 15 --port "$PORT" - <<< "$script"
+
+# A dot-stuffed line split after each of its bytes is no end; then one
+# byte per write; then commands pipelined after the final dot.
+script=$hello
+for k in 1 2 3 4 5; do
+  message "$T/d$k" "a dot line follows, split after byte $k" "." "after the dot line"
+  stuffed "$T/d$k" > "$T/d$k.st"
+  "$PY" - "$T/d$k.st" "$k" <<'PY'
+import sys
+p, k = sys.argv[1], int(sys.argv[2])
+b = open(p, "rb").read()
+i = b.index(b"\r\n..\r\n") + k
+open(p + ".a", "wb").write(b[:i])
+open(p + ".b", "wb").write(b[i:] + b".\r\n")
+PY
+  script+="
+$txn
+file $T/d$k.st.a
+sleep 150
+expect-silence 100
+file $T/d$k.st.b
+expect 250"
+done
+message "$T/bw" "sent one byte per write" "." "..x" "end"
+message "$T/first" "the final dot comes with more commands"
+message "$T/after" "commands pipelined after the final dot"
+{ stuffed "$T/first"; printf '.\r\nMAIL FROM:<s@elsewhere.test>\r\nRCPT TO:<nosuch@example.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n'; } > "$T/first.burst"
+script+="
+$txn
+bytewise
+data $T/bw
+burst
+expect 250
+$txn
+file $T/first.burst
+expect 250
+expect 250
+expect 550
+expect 250
+expect 354
+data $T/after
+expect 250
+send QUIT
+expect 221"
+check "end of data: dot lines split at every byte, bytewise, commands after the dot (550 in its slot)" \
+  $CLIENT --timeout 15 --port "$PORT" - <<< "$script"
+for k in 0 1 2 3 4 5; do
+  check "end of data split after byte $k: message arrived byte for byte" wait_for 60 maildir_has "$T/s$k"
+done
+for k in 1 2 3 4 5; do
+  check "dot line split after byte $k: not an end, message arrived whole" wait_for 60 maildir_has "$T/d$k"
+done
+check "bytewise message arrived byte for byte" wait_for 60 maildir_has "$T/bw"
+check "message ended by a dot with commands after it arrived" wait_for 60 maildir_has "$T/first"
+check "message after a pipelined final dot arrived" wait_for 60 maildir_has "$T/after"
+check "end of data: 14 messages in all, none extra" still_count $((N0+14))
+check "summary: msgs=6 and msgs=8 for those two sessions" wait_for 40 sh -c "
+  grep -Eq '^rcptcheck: done ip=127\.0\.0\.1 pid=[0-9]+ msgs=6( |\$)' '$T/split.log' &&
+  grep -Eq '^rcptcheck: done ip=127\.0\.0\.1 pid=[0-9]+ msgs=8( |\$)' '$T/split.log'"
+stop_server "$SERVER_PID"
+
+########################################################################
+# SMTP smuggling: a bare CR or LF in DATA ends the session with 451 and
+# nothing is queued, not even the message around it.
+SEQS=('\n.\n' '\n.\r\n' '\r\n.\n' '\r.\r' '\r\n.\r\r\n')
+serve smuggle "$RC" "${EXIM[@]}"
+N0=$(maildir_count)
+i=0
+for s in "${SEQS[@]}"; do
+  i=$((i+1))
+  for mode in burst bytewise; do
+    check "smuggling $s ($mode): 451 and the session ends" $CLIENT --port "$PORT" - <<EOF
+expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<s@elsewhere.test>
+expect 250
+send RCPT TO:<alice@example.test>
+expect 250
+send DATA
+expect 354
+$mode
+raw Subject: carrier $i\r\n\r\ncarrier body$s
+raw MAIL FROM:<smuggler@elsewhere.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\nSubject: smuggled $i\r\n\r\nsmuggled\r\n.\r\n
+burst
+expect 451
+expect-eof
+EOF
+  done
+done
+check "smuggling: nothing at all was delivered" still_count "$N0"
+check "smuggling: nothing queued in exim's spool" nothing_queued
+check "smuggling: no smuggled text anywhere" sh -c "! grep -rq smuggled '$MAILDIR'"
+stop_server "$SERVER_PID"
+
+i=0
+for s in "${SEQS[@]}"; do
+  i=$((i+1))
+  E=$(ev smf$i)
+  serve smf$i "$RC" "${FAKE[@]}" --events "$E"
+  check "smuggling $s (recorder): 451" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<s@elsewhere.test>
+expect 250
+send RCPT TO:<alice@example.test>
+expect 250
+send DATA
+expect 354
+raw Subject: carrier\r\n\r\ncarrier body$s
+raw MAIL FROM:<smuggler@elsewhere.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\nsmuggled\r\n.\r\n
+expect 451
+expect-eof"
+  check "smuggling $s (recorder): downstream closed inside DATA, no message, no smuggled command" \
+    wait_for 40 sh -c "grep -q '^EOF-IN-DATA' '$E' && ! grep -q '^MSG' '$E' && ! grep -q smuggler '$E'"
+  stop_server "$SERVER_PID"
+done
+
+########################################################################
+# BDAT, CHUNKING and STARTTLS.
+serve bdat "$RC" "${EXIM[@]}"
+N0=$(maildir_count)
+check "EHLO through exim: no CHUNKING, no STARTTLS, framing intact" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+expect-no-text CHUNKING
+expect-no-text STARTTLS
+expect-text PIPELINING
+send NOOP
+expect 250
+expect-text OK
+send MAIL FROM:<s@elsewhere.test>
+expect 250
+send RCPT TO:<alice@example.test>
+expect 250
+raw BDAT 22 LAST\r\nSubject: bdat\r\n\r\nbdat\r\n
+expect 421
+expect-eof"
+check "BDAT: nothing delivered" still_count "$N0"
+stop_server "$SERVER_PID"
+
+E=$(ev bdatrec)
+serve bdatrec "$RC" "${FAKE[@]}" --events "$E" --ext 'CHUNKING|PIPELINING'
+check "BDAT (recorder): 421 and close" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+expect-no-text CHUNKING
+send MAIL FROM:<s@elsewhere.test>
+expect 250
+send BDAT 4 LAST
+expect 421
+expect-eof"
+check "BDAT (recorder): never forwarded" has_not "$E" BDAT
+stop_server "$SERVER_PID"
+
+# ehlo_case NAME EXTS LAST-LINE-TEXT: STARTTLS and CHUNKING removed from
+# the downstream's EHLO reply; every other line kept, the last one "250 ".
+ehlo_case() {
+  local name=$1 exts=$2 last=$3 slow=${4:-}
+  serve "ehlo$name" "$RC" "${FAKE[@]}" --ext "$exts" $slow
+  check "EHLO filter [$exts]$slow: ends with '$last'" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+expect-no-text STARTTLS
+expect-no-text CHUNKING
+expect-text $last
+send NOOP
+expect 250
+expect-text ok NOOP
+send QUIT
+expect 221"
+  stop_server "$SERVER_PID"
+}
+ehlo_case 1 'PIPELINING|STARTTLS|8BITMIME|CHUNKING|SIZE 1000' '250 SIZE 1000'
+ehlo_case 2 'PIPELINING|8BITMIME|STARTTLS' '250 8BITMIME'
+ehlo_case 3 'STARTTLS' '250 fake.test hello'
+ehlo_case 4 'CHUNKING|STARTTLS' '250 fake.test hello'
+ehlo_case 5 'STARTTLS|PIPELINING|CHUNKING' '250 PIPELINING' --ehlo-slow
+ehlo_case 6 'starttls|PIPELINING|chunking' '250 PIPELINING'
+# Other lines pass unchanged, in order.
+serve ehlo7 "$RC" "${FAKE[@]}" --ext 'PIPELINING|STARTTLS|8BITMIME|CHUNKING|SIZE 1000'
+check "EHLO filter: the other lines pass unchanged and in order" bash -c "
+  $CLIENT --port $PORT - <<< 'expect 220
+send EHLO client.test
+expect 250
+send QUIT
+expect 221' | sed -n 's/^< //p' | sed -n 2,5p | tr '\n' '|' |
+  grep -qx '250-fake.test hello|250-PIPELINING|250-8BITMIME|250 SIZE 1000|'"
+stop_server "$SERVER_PID"
+
+E=$(ev tlsdef)
+serve tlsdef "$RC" "${FAKE[@]}" --events "$E" --tls --ext 'STARTTLS|PIPELINING'
+check "STARTTLS by default: refused, not forwarded, checks go on" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+send STARTTLS
+expect 454 500 502 503 504
+send MAIL FROM:<s@elsewhere.test>
+expect 250
+send RCPT TO:<nosuch@example.test>
+expect 550
+send QUIT
+expect 221"
+check "STARTTLS by default: the downstream never saw it" has_not "$E" STARTTLS
+stop_server "$SERVER_PID"
+
+E=$(ev tlspass)
+printf '\026\003\001\000\005hello\000\nMAIL FROM:<x@y>\r\n\r\377' > "$T/tls.bin"
+serve tlspass env RCPTCHECK_TLS=passthrough "$RC" "${FAKE[@]}" --events "$E" --tls --ext 'STARTTLS|PIPELINING'
+check "STARTTLS passthrough: advertised, 220 relayed, then blind relay both ways" \
+  "${SPEC[@]}" tls "$PORT" "$T/tls.bin"
+check "STARTTLS passthrough: plaintext pipelined after STARTTLS was dropped" \
+  cmp "$T/tls.bin" "$E.raw"
+check "STARTTLS passthrough: logged that checks stopped" \
+  wait_for 40 sh -c "grep '^rcptcheck: ' '$T/tlspass.log' | grep -i tls | grep -q 'ip=127\.0\.0\.1 pid=[0-9]'"
+stop_server "$SERVER_PID"
+
+########################################################################
+# Malformed commands: 500/501, not forwarded, the session goes on.
+E=$(ev badcmd)
+serve badcmd "$RC" "${FAKE[@]}" --events "$E"
+check "bad commands: NUL, bare LF, bare CR, 513-byte and 5 MB lines get 500/501, session goes on" \
+  "${SPEC[@]}" badcmd "$PORT"
+check "bad commands: no part of a bad line reached the downstream" sh -c "
+  grep '^CMD' '$E' | grep -qF 'CMD b'\''NOOP bbbb' &&
+  ! grep -qE 'nul|lf1|cr1|cr2|crlf1|zzzz|yyyy|a{506}|\\\\[nr]' '$E'"
+stop_server "$SERVER_PID"
+
+########################################################################
+# A downstream that dies or talks garbage: 421/451, never a hang.
+serve dead0 "$RC" sh -c 'exit 0'
+check "downstream exits at once: 421/451 greeting and close" client "$PORT" "
+expect 421 451
+expect-eof"
+stop_server "$SERVER_PID"
+serve dead1 "$RC" /nonexistent/downstream
+check "downstream cannot be run: 421/451 and close" client "$PORT" "
+expect 421 451
+expect-eof"
+stop_server "$SERVER_PID"
+serve dead2 "$RC" "${FAKE[@]}" --die-after MAIL
+check "downstream dies at MAIL: 421/451 and close" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<s@elsewhere.test>
+expect 421 451
+expect-eof"
+stop_server "$SERVER_PID"
+serve garbage "$RC" "${FAKE[@]}" --garbage MAIL
+check "downstream answers garbage: 421 and close" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<s@elsewhere.test>
+expect 421
+expect-eof"
+stop_server "$SERVER_PID"
+E=$(ev dead3)
+serve dead3 "$RC" "${FAKE[@]}" --events "$E" --die-in-data 100
+head -c 3000 /dev/zero | tr '\0' 'q' > "$T/q.line"; printf '\r\n' >> "$T/q.line"
+check "downstream dies in DATA: 421/451 and close" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<s@elsewhere.test>
+expect 250
+send RCPT TO:<alice@example.test>
+expect 250
+send DATA
+expect 354
+raw Subject: dies\r\n\r\n
+file $T/q.line
+sleep 300
+file $T/q.line
+raw .\r\n
+expect 421 451
+expect-eof"
+check "downstream dies in DATA: it did die there" grep -q '^DIED-IN-DATA' "$E"
+
+# exim killed with SIGKILL in the middle of DATA (200 kB in, so that exim
+# has written the first part to its spool file).
+for i in $(seq 200); do cat "$T/q.line"; done > "$T/q200k"
+serve kill "$RC" sh -c "echo \$\$ > $T/kill.pid; exec \"\$@\"" sh "${EXIM[@]}"
+N0=$(maildir_count)
+client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<s@elsewhere.test>
+expect 250
+send RCPT TO:<alice@example.test>
+expect 250
+send DATA
+expect 354
+raw Subject: killed\r\n\r\nfirst part\r\n
+file $T/q200k
+sleep 3000
+raw second part\r\n.\r\n
+expect 421 451
+expect-eof" > "$T/kill.out" 2>&1 &
+KCL=$!
+if wait_for 100 sh -c "grep -lq 'first part' '$T'/exim/spool/input/*-D" >/dev/null 2>&1; then
+  kill -9 "$(cat "$T/kill.pid")"
+fi
+wait "$KCL"; krc=$?
+check "exim killed mid-DATA: client gets 421/451 and the session ends" sh -c "cat '$T/kill.out'; [ $krc -eq 0 ]"
+check "exim killed mid-DATA: nothing delivered" still_count "$N0"
+check "exim killed mid-DATA: nothing queued" nothing_queued
+check "exim killed mid-DATA: rcptcheck ended (summary logged)" wait_for 60 done_lines kill 1
+stop_server "$SERVER_PID"
+
+########################################################################
+# The client goes away in the middle of DATA: nothing is queued.
+serve gone "$RC" "${EXIM[@]}"
+N0=$(maildir_count)
+for tail in 'partial line\r\n' 'partial\r\n.' 'partial\r\n.\r' 'partial'; do
+  check "client disconnects mid-DATA after '$tail': session had started" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<s@elsewhere.test>
+expect 250
+send RCPT TO:<alice@example.test>
+expect 250
+send DATA
+expect 354
+raw Subject: gone\r\n\r\n$tail"
+done
+check "client disconnects mid-DATA: every session ended" wait_for 100 done_lines gone 4
+check "client disconnects mid-DATA: nothing delivered" still_count "$N0"
+check "client disconnects mid-DATA: nothing queued" nothing_queued
+stop_server "$SERVER_PID"
+
+E=$(ev gonerec)
+serve gonerec "$RC" "${FAKE[@]}" --events "$E"
+check "client disconnects after '\\r\\n.\\r' (recorder): session had started" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<s@elsewhere.test>
+expect 250
+send RCPT TO:<alice@example.test>
+expect 250
+send DATA
+expect 354
+raw Subject: gone\r\n\r\npartial\r\n.\r"
+check "client disconnects (recorder): downstream saw EOF inside DATA, no message" \
+  wait_for 60 sh -c "grep -q '^EOF-IN-DATA' '$E' && ! grep -q '^MSG' '$E'"
+stop_server "$SERVER_PID"
+
+########################################################################
+# DATA, the message and QUIT in one burst: delivered exactly once.
+burst_file() { # OUT MSG [PREFIX]
+  { printf '%s' "${3:-}"; printf 'DATA\r\n'; stuffed "$2"; printf '.\r\nQUIT\r\n'; } > "$1"
+}
+serve burst "$RC" "${EXIM[@]}"
+N0=$(maildir_count)
+message "$T/b1" "burst with half-close" "." "end"
+burst_file "$T/b1.burst" "$T/b1"
+check "DATA+message+QUIT burst, half-close: 354, 250, 221" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<s@elsewhere.test>
+expect 250
+send RCPT TO:<alice@example.test>
+expect 250
+file $T/b1.burst
+shutdown
+expect 354
+expect 250
+expect 221
+expect-eof"
+message "$T/b2" "burst then close at once" "..x" "end"
+burst_file "$T/b2.burst" "$T/b2"
+check "DATA+message+QUIT burst, then close: client side ran" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<s@elsewhere.test>
+expect 250
+send RCPT TO:<alice@example.test>
+expect 250
+file $T/b2.burst"
+message "$T/b3" "whole session in one burst, then close"
+burst_file "$T/b3.burst" "$T/b3" $'MAIL FROM:<s@elsewhere.test>\r\nRCPT TO:<nosuch@example.test>\r\nRCPT TO:<alice@example.test>\r\n'
+check "MAIL..QUIT in one burst after EHLO, then close: client side ran" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+file $T/b3.burst"
+check "bursts: all three sessions ended" wait_for 100 done_lines burst 3
+for b in b1 b2 b3; do
+  check "burst $b: message arrived byte for byte" wait_for 60 maildir_has "$T/$b"
+done
+check "bursts: each message exactly once" still_count $((N0+3))
+stop_server "$SERVER_PID"
+
+serve burstslow "$RC" "${SLOW[@]}" 300 "${EXIM[@]}"
+N0=$(maildir_count)
+message "$T/b4" "burst then close, slow downstream"
+burst_file "$T/b4.burst" "$T/b4"
+check "DATA+message+QUIT burst, slow downstream, then close: client side ran" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<s@elsewhere.test>
+expect 250
+send RCPT TO:<alice@example.test>
+expect 250
+file $T/b4.burst"
+check "burst, slow downstream: message arrived" wait_for 100 maildir_has "$T/b4"
+check "burst, slow downstream: exactly once" still_count $((N0+1))
+stop_server "$SERVER_PID"
+
+########################################################################
+# Dictionary attacks.
+E=$(ev dict3)
+serve dict3 env RCPTCHECK_MAXBAD=3 "$RC" "${FAKE[@]}" --events "$E"
+check "RCPTCHECK_MAXBAD=3: 421 4.7.0 after 3 unknown recipients, then close" "${SPEC[@]}" dictionary "$PORT" 3
+check "RCPTCHECK_MAXBAD=3: no unknown recipient reached the downstream" has_not "$E" nosuch
+stop_server "$SERVER_PID"
+serve dict10 "$RC" "${FAKE[@]}"
+check "RCPTCHECK_MAXBAD unset: the default is 10" "${SPEC[@]}" dictionary "$PORT" 10
+stop_server "$SERVER_PID"
+serve tarpit env RCPTCHECK_TARPIT=1 "$RC" "${FAKE[@]}"
+check "RCPTCHECK_TARPIT=1: three unknown recipients take at least a second" bash -c "
+  s=\$(date +%s%N)
+  $CLIENT --timeout 30 --port $PORT - <<< 'expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<s@elsewhere.test>
+expect 250
+send RCPT TO:<nosuch1@example.test>
+expect 550
+send RCPT TO:<nosuch2@example.test>
+expect 550
+send RCPT TO:<nosuch3@example.test>
+expect 550' || exit 1
+  [ \$(( (\$(date +%s%N) - s) / 1000000 )) -ge 1000 ]"
+stop_server "$SERVER_PID"
+
+########################################################################
+# Cannot tell: an unreadable address cdb gives 451 4.3.0, never 550.
+E=$(ev cant)
+: > "$E"; chmod 666 "$E"
+cp "$T/valid.cdb" "$T/secret.cdb"; chmod 600 "$T/secret.cdb"
+TCPSERVER_OPTS="-u $(id -u nobody) -g $(id -g nobody)" \
+  serve cant env RCPTCHECK_CDB="$T/secret.cdb" "$RC" "${FAKE[@]}" --events "$E"
+check "unreadable RCPTCHECK_CDB: 451 4.3.0 for known and unknown, foreign passes" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<s@elsewhere.test>
+expect 250
+send RCPT TO:<alice@example.test>
+expect 451
+expect-text 4.3.0
+send RCPT TO:<nosuch@example.test>
+expect 451
+expect-text 4.3.0
+send RCPT TO:<x@elsewhere.test>
+expect 250
+send QUIT
+expect 221"
+check "unreadable RCPTCHECK_CDB: deferred recipients not forwarded" sh -c "! grep -qE 'alice|nosuch' '$E'"
+check "unreadable RCPTCHECK_CDB: logged with code=451" \
+  log_has cant '^rcptcheck: [a-z]+ ip=127\.0\.0\.1 pid=[0-9]+ (.* )?code=451 '
+stop_server "$SERVER_PID"
+
+########################################################################
+# The downstream gets the environment and no extra descriptor.
+PROBE=(perl -MPOSIX -e '$| = 1; my @o = grep { my @s = POSIX::fstat($_); @s } 3..64; print "220 fds:@o. ip:$ENV{TCPREMOTEIP} v:$ENV{SPECVAR}\r\n"; $_ = <STDIN>; print "221 bye\r\n"')
+serve fdbase "${PROBE[@]}"
+BASE=$($CLIENT --port "$PORT" - <<< "expect 220" | sed -n 's/^< 220 \(fds:[^.]*\.\).*/\1/p')
+stop_server "$SERVER_PID"
+serve fds env SPECVAR=marker "$RC" "${PROBE[@]}"
+check "downstream: received environment, only fds 0-2 (baseline '$BASE')" client "$PORT" "
+expect 220
+expect-text $BASE ip:127.0.0.1 v:marker
+send QUIT
+expect 221"
+stop_server "$SERVER_PID"
+
+########################################################################
+# A 20 MB message with dot lines, long lines and 8-bit bytes: identical
+# sha256 after CRLF -> LF, and the proxy's memory stays flat.
+"${SPEC[@]}" genmsg "$T/big" 20
+serve big "$RC" "${EXIM[@]}"
+N0=$(maildir_count)
+check "20 MB message: accepted, proxy peak RSS grew by under 8 MB" \
+  "${SPEC[@]}" bigmsg "$PORT" "$SERVER_PID" "$T/big" alice@example.test
+want=$(sed 's/\r$//' "$T/big" | sha256sum | cut -d' ' -f1)
+check "20 MB message: one delivered file with the same sha256 ($want)" wait_for 200 sh -c "
+  for f in '$MAILDIR'/new/* '$MAILDIR'/cur/*; do
+    [ -f \"\$f\" ] && [ \$(stat -c %s \"\$f\") -gt 1000000 ] && sha256sum \"\$f\"
+  done | grep -q '^$want '"
+stop_server "$SERVER_PID"
+
+########################################################################
+# swaks, the administrator's client, through the proxy.
+serve swaks "$RC" "${EXIM[@]}"
+N0=$(maildir_count)
+check "swaks: known user delivered" swaks --server "127.0.0.1:$PORT" \
+  --to alice@example.test --from admin@elsewhere.test --timeout 10
+check "swaks: unknown user gets 550 5.1.1 (swaks fails)" sh -c "
+  ! swaks --server 127.0.0.1:$PORT --to nosuch@example.test --from admin@elsewhere.test --timeout 10 > '$T/swaks.out' 2>&1 &&
+  grep -q '<\*\* *550 5\.1\.1' '$T/swaks.out'"
+check "swaks --pipeline: good, bad, good in one transaction" sh -c "
+  swaks --pipeline --server 127.0.0.1:$PORT --to alice@example.test,nosuch@example.test,bob@example.test \
+    --from admin@elsewhere.test --timeout 10 > '$T/swaks2.out' 2>&1;
+  grep -q '550 5\.1\.1' '$T/swaks2.out'"
+check "swaks: two messages arrived (three files: alice, alice and bob)" wait_for 60 count_is $((N0+3))
+stop_server "$SERVER_PID"
+
+finish
