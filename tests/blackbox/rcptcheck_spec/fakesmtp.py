@@ -19,6 +19,9 @@ Options:
     --die-in-data N   exit abruptly after N bytes of message data
     --die-after VERB  exit abruptly (no reply) when VERB arrives
     --garbage VERB    answer VERB with a line that is no SMTP reply
+    --hang VERB       never answer VERB (keeps reading, records HUNG-AT)
+    --linger          after QUIT, wait up to 5 s for stdin to close and
+                      record EOF-AFTER-QUIT (or NO-EOF-AFTER-QUIT)
     --tls             answer STARTTLS with 220, then record raw bytes (also
                       appended to the events file + ".raw") and echo them
                       back prefixed with "TLS:"
@@ -39,6 +42,8 @@ p.add_argument("--die-in-data", type=int, default=-1)
 p.add_argument("--die-after", default="")
 p.add_argument("--garbage", default="")
 p.add_argument("--tls", action="store_true")
+p.add_argument("--hang", default="")
+p.add_argument("--linger", action="store_true")
 a = p.parse_args()
 
 buf = b""
@@ -126,6 +131,12 @@ while True:
     if a.die_after and verb == a.die_after.upper():
         event("DIED-AT " + verb)
         os._exit(1)
+    if a.hang and verb == a.hang.upper():
+        event("HUNG-AT " + verb)
+        while more():
+            pass
+        event("EOF")
+        sys.exit(0)
     if a.garbage and verb == a.garbage.upper():
         reply(b"this is no smtp reply\r\n")
         continue
@@ -157,6 +168,15 @@ while True:
         tls_raw()
     elif verb == "QUIT":
         reply(b"221 fake.test bye\r\n")
+        if a.linger:
+            import select
+            end = time.monotonic() + 5
+            while time.monotonic() < end:
+                r, _, _ = select.select([0], [], [], end - time.monotonic())
+                if r and not more():
+                    event("EOF-AFTER-QUIT")
+                    sys.exit(0)
+            event("NO-EOF-AFTER-QUIT")
         break
     else:
         reply(b"502 unimplemented\r\n")
