@@ -16,25 +16,31 @@
 #include <skalibs/strerr.h>
 #include <skalibs/types.h>
 #include <skalibs/buffer.h>
+#include <skalibs/allreadwrite.h>
+#include <sys/wait.h>
 #include "najimi.h"
 
-#define USAGE "ipgreylist-expire [ -n ] [ -v ] dir"
+#define USAGE "ipgreylist-expire [ -n ] [ -v ] [ -j workers ] dir"
 #define DEF_WINDOW 86400UL
 #define DEF_LIFETIME (36UL * 86400UL)
 #define MAX_SECS (3650UL * 86400UL)
 #define TMP_AGE 3600      /* a temporary file this old was left by a crash */
+#define MAXWORKERS 16
 
 const char *PROG = "ipgreylist-expire";
 
 static int dryrun, verbose;
+static unsigned int workers = 1;   /* top-level directory xx goes to worker xx % workers */
+static unsigned char mine[MAXWORKERS];
 static unsigned long window, lifetime, keepall;
 static time_t now;
 static char aside[32];    /* .expire.PID: where a file is checked before removal */
 static const char *topdir;
 
-static struct {
+typedef struct counts_s {
   unsigned long files, kept, stale, lapsed, corrupt, tmp, skipped, errors;
-} n;
+} counts;
+static counts n;
 
 static int is_hex2(const char *s)
 {
@@ -42,28 +48,43 @@ static int is_hex2(const char *s)
          ((s[1] >= '0' && s[1] <= '9') || (s[1] >= 'a' && s[1] <= 'f')) && !s[2];
 }
 
+/* Appends s to line (room for LINEMAX bytes), cutting what does not fit. */
+#define LINEMAX 600
+static size_t cat(char *line, size_t len, const char *s)
+{
+  size_t k = strlen(s);
+  if (k > LINEMAX - 1 - len) k = LINEMAX - 1 - len;
+  memcpy(line + len, s, k);
+  return len + k;
+}
+
+/* One line per removed file with -v, written whole with one write(), so
+ * that the lines of parallel workers never mix. */
 static void report(const char *what, const char *d1, const char *d2,
                    const char *name, long long age)
 {
+  char line[LINEMAX];
   char num[ULONG_FMT + 1];
+  size_t len = 0;
   if (!verbose) return;
-  buffer_puts(buffer_1, PROG);
-  buffer_puts(buffer_1, dryrun ? ": would-remove " : ": removed ");
-  buffer_puts(buffer_1, what);
-  buffer_puts(buffer_1, " key=");
-  buffer_puts(buffer_1, name);
-  buffer_puts(buffer_1, " age=");
   num[ulong_fmt(num, age < 0 ? 0 : (unsigned long)age)] = 0;
-  buffer_puts(buffer_1, num);
-  buffer_puts(buffer_1, " path=");
-  buffer_puts(buffer_1, topdir);
-  buffer_puts(buffer_1, "/");
-  buffer_puts(buffer_1, d1);
-  buffer_puts(buffer_1, "/");
-  buffer_puts(buffer_1, d2);
-  buffer_puts(buffer_1, "/");
-  buffer_puts(buffer_1, name);
-  buffer_puts(buffer_1, "\n");
+  len = cat(line, len, PROG);
+  len = cat(line, len, dryrun ? ": would-remove " : ": removed ");
+  len = cat(line, len, what);
+  len = cat(line, len, " key=");
+  len = cat(line, len, name);
+  len = cat(line, len, " age=");
+  len = cat(line, len, num);
+  len = cat(line, len, " path=");
+  len = cat(line, len, topdir);
+  len = cat(line, len, "/");
+  len = cat(line, len, d1);
+  len = cat(line, len, "/");
+  len = cat(line, len, d2);
+  len = cat(line, len, "/");
+  len = cat(line, len, name);
+  line[len++] = '\n';
+  if (allwrite(1, line, len) < len) strerr_diefu1sys(111, "write to stdout");
 }
 
 static void warn_sys(const char *what, const char *d1, const char *d2, const char *name)
@@ -176,7 +197,7 @@ static void level(int dfd, const char *d1)
 {
   DIR *dir;
   struct dirent *e;
-  int fd = dup(dfd);
+  int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);   /* its own offset */
   if (fd < 0 || !(dir = fdopendir(fd))) {
     if (fd >= 0) close(fd);
     warn_sys("read", d1 ? d1 : ".", "", "");
@@ -192,6 +213,7 @@ static void level(int dfd, const char *d1)
       break;
     }
     if (!is_hex2(e->d_name)) continue;
+    if (!d1 && !mine[strtoul(e->d_name, 0, 16) % workers]) continue;
     memcpy(name, e->d_name, 3);
     sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (sub < 0) {
@@ -211,14 +233,17 @@ int main(int argc, char const *const *argv)
 {
   subgetopt l = SUBGETOPT_ZERO;
   char fmt[8][ULONG_FMT + 1];
-  int dfd;
+  int dfd, optj = 0, p[2];
+  unsigned int i, started = 0;
+  pid_t pids[MAXWORKERS];
 
   for (;;) {
-    int opt = subgetopt_r(argc, argv, "nv", &l);
+    int opt = subgetopt_r(argc, argv, "nvj:", &l);
     if (opt == -1) break;
     switch (opt) {
       case 'n': dryrun = 1; verbose = 1; break;
       case 'v': verbose = 1; break;
+      case 'j': workers = (unsigned int)nj_opt_ulong('j', l.arg, 1, MAXWORKERS); optj = 1; break;
       default: strerr_dieusage(100, USAGE);
     }
   }
@@ -236,8 +261,52 @@ int main(int argc, char const *const *argv)
 
   dfd = open(topdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) strerr_diefu2sys(111, "open ", topdir);
+
+  /* The walk is mostly system calls on metadata: one worker process per
+   * CPU (or -j), each taking its share of the top-level directories and
+   * sending its counts back over a pipe. Any worker that cannot be
+   * started leaves its share to this process. */
+  if (!optj) {
+    long c = sysconf(_SC_NPROCESSORS_ONLN);
+    workers = c < 1 ? 1 : c > MAXWORKERS ? MAXWORKERS : (unsigned int)c;
+  }
+  if (workers > 1 && pipe(p) < 0) workers = 1;
+  mine[0] = 1;
+  for (i = 1; i < workers; i++) {
+    pid_t pid = fork();
+    if (pid < 0) { mine[i] = 1; pids[i] = 0; continue; }
+    if (!pid) {
+      memset(mine, 0, sizeof mine);
+      mine[i] = 1;
+      close(p[0]);
+      level(dfd, 0);
+      _exit(allwrite(p[1], (char *)&n, sizeof n) == sizeof n ? 0 : 111);
+    }
+    pids[i] = pid;
+    started++;
+  }
   level(dfd, 0);
   close(dfd);
+  if (workers > 1) {
+    close(p[1]);
+    for (i = 1; i < workers; i++) {
+      counts c;
+      if (!pids[i]) continue;
+      if (allread(p[0], (char *)&c, sizeof c) != sizeof c) {
+        n.errors++;
+        strerr_warnw("a worker did not report its counts");
+      } else {
+        n.files += c.files; n.kept += c.kept; n.stale += c.stale; n.lapsed += c.lapsed;
+        n.corrupt += c.corrupt; n.tmp += c.tmp; n.skipped += c.skipped; n.errors += c.errors;
+      }
+    }
+    for (i = 1; i < workers; i++) {
+      int wstat;
+      if (pids[i] && (waitpid(pids[i], &wstat, 0) < 0 || !WIFEXITED(wstat) || WEXITSTATUS(wstat))) n.errors++;
+    }
+    close(p[0]);
+  }
+  (void)started;
 
   fmt[0][ulong_fmt(fmt[0], n.files)] = 0;
   fmt[1][ulong_fmt(fmt[1], n.kept)] = 0;

@@ -547,6 +547,8 @@ find "$E" -type f | sort > "$T/after"
 check "ipgreylist-expire: removed exactly the stale files" sh -c "
   comm -23 '$T/before' '$T/after' | xargs -n1 basename | LC_ALL=C sort | tr '\n' ' ' | grep -qx '.tmp.999999 10.0.0.3 10.0.0.4 10.0.0.8 2001:db8:9::-64 ' &&
   [ \$(comm -13 '$T/before' '$T/after' | wc -l) -eq 0 ]" 
+check "ipgreylist-expire: -j 1 and -j 5 (parallel workers) count the same" sh -c "
+  a=\$('$EXPIRE' -n -j 1 '$E' | tail -n1); b=\$('$EXPIRE' -n -j 5 '$E' | tail -n1); [ \"\$a\" = \"\$b\" ] && echo \"\$a\" | grep -q ' files=5 '"
 check "ipgreylist-expire: a second run removes nothing" sh -c "
   '$EXPIRE' '$E' | grep -q ' stale=0 lapsed=0 corrupt=0 tmp=0 '"
 mk 10.0.0.20 pending '-2 days'
