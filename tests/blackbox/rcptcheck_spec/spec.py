@@ -7,8 +7,9 @@ express. Each prints a transcript and exits 0 only when the case holds.
                                   sends FILE (CRLF) as one message and
                                   reports the proxy's peak RSS growth
   spec.py genmsg FILE MB          writes a deterministic CRLF message
-  spec.py badcmd PORT            malformed commands against fakesmtp.py:
-                                  500/501, and the session goes on
+  spec.py badcmd PORT SERVERPID  malformed commands against fakesmtp.py:
+                                  500/501, the session goes on, and the
+                                  proxy's peak RSS stays flat
   spec.py tls PORT BINFILE        RCPTCHECK_TLS=passthrough against
                                   fakesmtp.py --tls: STARTTLS advertised,
                                   220, then a blind relay both ways
@@ -214,7 +215,7 @@ def genmsg(path, mb):
         f.write(b"\r\n".join(out) + b"\r\n")
 
 
-def badcmd(port):
+def badcmd(port, server):
     """Each bad line must get 500/501 first. The text after a bare LF is
     a harmless "NOOP tail" that a proxy splitting lines at LF (as
     qmail-smtpd does) may treat as a command of its own; anything else
@@ -225,14 +226,18 @@ def badcmd(port):
         b"VRFY cr1\rRCPT TO:<cr2@elsewhere.test>\r\n",
         b"RCPT TO:<crlf1@elsewhere.test>\r\rNOOP tail\r\n",
         b"NOOP a" + b"a" * 505 + b"\r\n",                      # 513 bytes
-        b"NOOP " + b"z" * 5000000 + b"\r\n",                   # 5 MB
-        b"RCPT TO:<big@elsewhere.test> " + b"y" * 5000000 + b"\nNOOP tail\r\n",
+        b"NOOP " + b"z" * 20000000 + b"\r\n",                  # 20 MB
+        b"RCPT TO:<big@elsewhere.test> " + b"y" * 20000000 + b"\nNOOP tail\r\n",
     ]
     c = Conn(port)
     if c.reply()[0] != 220:
         fail("no greeting")
+    pid = proxy_pid(server)
+    if pid is None:
+        fail("cannot find the proxy process")
     c.send(b"EHLO bad.test\r\n")
     c.reply()
+    before = hwm(pid)
     for bad in cases:
         c.send(bad)
         c.send(b"RSET\r\n")
@@ -251,6 +256,10 @@ def badcmd(port):
             codes.append(code)
         if not codes:
             fail("no reply to %r" % bad[:40])
+    after = hwm(pid)
+    print("# proxy VmHWM %d kB before the bad lines, %d kB after" % (before, after))
+    if after - before > 8192:
+        fail("proxy peak RSS grew by %d kB" % (after - before))
     # Exactly 512 bytes with CRLF is a valid command line.
     c.send(b"NOOP " + b"b" * 505 + b"\r\n")
     code, lines = c.reply()
@@ -302,7 +311,7 @@ def main():
     elif cmd == "bigmsg":
         bigmsg(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5])
     elif cmd == "badcmd":
-        badcmd(int(sys.argv[2]))
+        badcmd(int(sys.argv[2]), int(sys.argv[3]))
     elif cmd == "tls":
         tls(int(sys.argv[2]), sys.argv[3])
     elif cmd == "genmsg":
