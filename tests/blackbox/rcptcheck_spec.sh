@@ -178,6 +178,50 @@ check "recorder: the commands arrived in order" sh -c "
   grep -qx 'EHLO MAIL RCPT RCPT DATA RSET MAIL RSET MAIL RCPT NOOP QUIT '"
 stop_server "$SERVER_PID"
 
+# Every spelling of a recipient that qmail-smtpd would take for a local
+# address is checked: lower-case verbs, a space after the colon, no angle
+# brackets, parameters, source routes, quoting. Foreign and valid ones go
+# down byte for byte, as the client wrote them.
+E=$(ev syntax)
+serve syntax "$RC" "${FAKE[@]}" --events "$E"
+check "recipient spellings: unknown ones refused (5xx) in every form" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<s@elsewhere.test> BODY=8BITMIME
+expect 250
+send rcpt to:<nosuch5@example.test>
+expect 550
+send Rcpt To:<NOSUCH6@example.test>
+expect 550
+send RCPT TO: <nosuch7@example.test>
+expect 550 500 501 553 555
+send RCPT TO:nosuch8@example.test
+expect 550 500 501 553 555
+send RCPT TO:<nosuch9@example.test> NOTIFY=NEVER
+expect 550
+send RCPT TO:<@relay.test:nosuch10@example.test>
+expect 550 500 501 553 555
+send RCPT TO:<\"nosuch11\"@example.test>
+expect 550 500 501 553 555
+send RCPT TO:<nosuch12@example.test
+expect 550 500 501 553 555
+send RCPT TO:<Alice@Example.TEST> NOTIFY=NEVER
+expect 250
+send RCPT TO:<x@ElseWhere.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;x@elsewhere.test
+expect 250
+send rcpt to:<bob@example.test>
+expect 250
+send QUIT
+expect 221"
+check "recipient spellings: no unknown one reached the downstream" has_not "$E" nosuch
+check "recipient spellings: valid and foreign ones forwarded unchanged" sh -c "
+  grep -qF \"CMD b'RCPT TO:<Alice@Example.TEST> NOTIFY=NEVER'\" '$E' &&
+  grep -qF \"CMD b'RCPT TO:<x@ElseWhere.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;x@elsewhere.test'\" '$E' &&
+  grep -qF \"CMD b'rcpt to:<bob@example.test>'\" '$E' &&
+  grep -qF \"CMD b'MAIL FROM:<s@elsewhere.test> BODY=8BITMIME'\" '$E'"
+stop_server "$SERVER_PID"
+
 # DATA mode starts on the downstream's 354, not on the client's DATA: when
 # the downstream refuses DATA, what follows is a command again. Lines
 # pipelined after a refused DATA are inspected as commands (550) or the
