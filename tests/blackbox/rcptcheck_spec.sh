@@ -312,6 +312,68 @@ check "slow recorder: the rejected recipient was not forwarded" has_not "$E" nos
 check "slow recorder: one message" grep -q '^MSG 1 ' "$E"
 stop_server "$SERVER_PID"
 
+# 400 recipients in one burst, good and bad alternating, downstream 5 ms
+# per reply: every reply in its own slot.
+E=$(ev stress)
+serve stress env RCPTCHECK_MAXBAD=1000 "$RC" "${FAKE[@]}" --events "$E" --delay 5
+{ printf 'MAIL FROM:<s@elsewhere.test>\r\n'
+  for i in $(seq 200); do printf 'RCPT TO:<x%d@elsewhere.test>\r\nRCPT TO:<nosuch%d@example.test>\r\n' "$i" "$i"; done
+  printf 'RSET\r\n'; } > "$T/stress.burst"
+script="expect 220
+send EHLO client.test
+expect 250
+file $T/stress.burst
+expect 250
+expect-text MAIL"
+for i in $(seq 200); do
+  script+="
+expect 250
+expect-text <x$i@elsewhere.test>
+expect 550"
+done
+script+="
+expect 250
+expect-text RSET
+send QUIT
+expect 221"
+check "pipelining: 400 recipients in one burst, good and bad alternating, all in order" \
+  $CLIENT --timeout 20 --quiet --port "$PORT" - <<< "$script"
+check "pipelining: 200 good ones forwarded, no bad one" sh -c "
+  [ \$(grep -c \"^CMD b'RCPT TO:<x\" '$E') -eq 200 ] && ! grep -q nosuch '$E'"
+stop_server "$SERVER_PID"
+
+# The edges of DATA, seen by the recorder: an empty message, a dot line
+# first, NUL and 8-bit bytes (only CR and LF are special).
+E=$(ev dataedge)
+serve dataedge "$RC" "${FAKE[@]}" --events "$E"
+txnf="send MAIL FROM:<s@elsewhere.test>
+expect 250
+send RCPT TO:<alice@example.test>
+expect 250
+send DATA
+expect 354"
+check "DATA edges: empty message, dot line first, NUL and 8-bit bytes" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+$txnf
+raw .\r\n
+expect 250
+$txnf
+raw ..first\r\nx\r\n.\r\n
+expect 250
+$txnf
+raw a\x00b\x7f\xff\r\n.\r\n
+expect 250
+send QUIT
+expect 221"
+sha() { printf "$1" | sha256sum | cut -d' ' -f1; }
+check "DATA edges: the three bodies arrived byte for byte" sh -c "
+  grep -qx 'MSG 1 0 $(sha '')' '$E' &&
+  grep -qx 'MSG 2 12 $(sha '..first\r\nx\r\n')' '$E' &&
+  grep -qx 'MSG 3 7 $(sha 'a\000b\177\377\r\n')' '$E'"
+stop_server "$SERVER_PID"
+
 serve slowexim "$RC" "${SLOW[@]}" 300 "${EXIM[@]}"
 message "$T/m4" "pipelined through a slow exim"
 N0=$(maildir_count)
@@ -527,6 +589,13 @@ expect-text $last
 send NOOP
 expect 250
 expect-text ok NOOP
+send EHLO again.test
+expect 250
+expect-no-text STARTTLS
+expect-no-text CHUNKING
+expect-text $last
+send HELO client.test
+expect 250
 send QUIT
 expect 221"
   stop_server "$SERVER_PID"
@@ -563,6 +632,22 @@ expect 550
 send QUIT
 expect 221"
 check "STARTTLS by default: the downstream never saw it" has_not "$E" STARTTLS
+stop_server "$SERVER_PID"
+
+serve tlsno env RCPTCHECK_TLS=passthrough "$RC" "${FAKE[@]}" --ext 'STARTTLS|PIPELINING'
+check "STARTTLS passthrough, downstream refuses STARTTLS: checks go on" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+expect-text STARTTLS
+send STARTTLS
+expect 502
+send MAIL FROM:<s@elsewhere.test>
+expect 250
+send RCPT TO:<nosuch@example.test>
+expect 550
+send QUIT
+expect 221"
 stop_server "$SERVER_PID"
 
 E=$(ev tlspass)
