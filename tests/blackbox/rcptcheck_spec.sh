@@ -127,6 +127,39 @@ check "log: every line printable ASCII and at most about 400 bytes" sh -c "
   ! LC_ALL=C grep -n '[^ -~]' '$T/basic.log' && ! grep '^rcptcheck:' '$T/basic.log' | grep -qE '^.{441}'"
 stop_server "$SERVER_PID"
 
+# The client address: ::ffff:a.b.c.d is logged as a.b.c.d; a missing one
+# is no reason to fail the session.
+serve v6 env TCPREMOTEIP=::ffff:10.1.2.3 "$RC" "${EXIM[@]}"
+check "TCPREMOTEIP=::ffff:10.1.2.3: 550 as usual" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<s@elsewhere.test>
+expect 250
+send RCPT TO:<nosuch@example.test>
+expect 550
+send QUIT
+expect 221"
+check "TCPREMOTEIP=::ffff:10.1.2.3: logged as ip=10.1.2.3" \
+  log_has v6 '^rcptcheck: reject ip=10\.1\.2\.3 pid=[0-9]+ code=550 '
+stop_server "$SERVER_PID"
+serve noip env -u TCPREMOTEIP "$RC" "${EXIM[@]}"
+check "no TCPREMOTEIP: the session works, 550 as usual" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<s@elsewhere.test>
+expect 250
+send RCPT TO:<nosuch@example.test>
+expect 550
+send RCPT TO:<alice@example.test>
+expect 250
+send QUIT
+expect 221"
+check "no TCPREMOTEIP: the reject is logged with some ip=" \
+  log_has noip '^rcptcheck: reject ip=[^ ]* pid=[0-9]+ code=550 '
+stop_server "$SERVER_PID"
+
 ########################################################################
 # A recording downstream shows what rcptcheck forwards.
 E=$(ev rec)
@@ -340,6 +373,8 @@ check "pipelining: 400 recipients in one burst, good and bad alternating, all in
   $CLIENT --timeout 20 --quiet --port "$PORT" - <<< "$script"
 check "pipelining: 200 good ones forwarded, no bad one" sh -c "
   [ \$(grep -c \"^CMD b'RCPT TO:<x\" '$E') -eq 200 ] && ! grep -q nosuch '$E'"
+check "log: exactly one reject line per refused recipient (200)" wait_for 40 sh -c "
+  [ \$(grep -c '^rcptcheck: reject ip=127\.0\.0\.1 pid=[0-9]* code=550 ' '$T/stress.log') -eq 200 ]"
 stop_server "$SERVER_PID"
 
 # The edges of DATA, seen by the recorder: an empty message, a dot line
@@ -692,6 +727,11 @@ send EHLO client.test
 expect 250
 send MAIL FROM:<s@elsewhere.test>
 expect 421 451
+expect-eof"
+stop_server "$SERVER_PID"
+serve garbage0 "$RC" sh -c 'printf "hello, I am no SMTP server\r\n"; sleep 8'
+check "downstream greets with garbage: 421 and close" client "$PORT" "
+expect 421
 expect-eof"
 stop_server "$SERVER_PID"
 serve garbage "$RC" "${FAKE[@]}" --garbage MAIL
