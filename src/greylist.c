@@ -6,6 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
 #include <cdb.h>
 #include <skalibs/types.h>
 #include "najimi.h"
@@ -110,6 +112,33 @@ size_t nj_gl_fmt(char *buf, int state, unsigned long count)
   n = 8 + ulong_fmt(buf + 8, count);
   buf[n++] = '\n';
   return n;
+}
+
+int nj_gl_read(int fd, const struct stat *s, unsigned long *count)
+{
+  char buf[NJ_GL_FILEMAX + 1];
+  ssize_t r;
+  if (s->st_size > 0) {                       /* the text in the file itself */
+    if (s->st_size > NJ_GL_FILEMAX) return 0;
+    r = read(fd, buf, sizeof buf);
+  } else {                                    /* the text in the attribute */
+    r = fgetxattr(fd, NJ_GL_XATTR, buf, sizeof buf);
+    if (r < 0 && (errno == ENODATA || errno == ENOTSUP || errno == ERANGE)) return 0;
+  }
+  if (r < 0) return -1;
+  return nj_gl_parse(buf, (size_t)r, count);
+}
+
+int nj_gl_write(int fd, int state, unsigned long count)
+{
+  char buf[NJ_GL_FILEMAX];
+  size_t n = nj_gl_fmt(buf, state, count);
+  ssize_t w;
+  if (!fsetxattr(fd, NJ_GL_XATTR, buf, n, 0)) return 0;
+  if (errno != ENOTSUP) return errno;
+  w = write(fd, buf, n);                      /* no user attributes here */
+  if (w == (ssize_t)n) return 0;
+  return w < 0 ? errno : ENOSPC;
 }
 
 /* ------------------------------------------------------------- whitelist */

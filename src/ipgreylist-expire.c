@@ -158,18 +158,25 @@ static void leaf(int dfd, const char *d1, const char *d2)
     if (age < 0) what = "corrupt";               /* future-dated */
     else if ((unsigned long long)age <= keepall) { n.kept++; continue; }
     else {
-      char buf[NJ_GL_FILEMAX + 1];
+      struct stat fs;
       unsigned long count;
-      ssize_t got;
+      int state;
       int fd = openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
       if (fd < 0) {
         if (errno != ENOENT) warn_sys("open", d1, d2, e->d_name);
         continue;
       }
-      got = read(fd, buf, sizeof buf);
+      if (fstat(fd, &fs) < 0) { close(fd); warn_sys("stat", d1, d2, e->d_name); continue; }
+      if (fs.st_ino != s.st_ino || fs.st_mtim.tv_sec != s.st_mtim.tv_sec ||
+          fs.st_mtim.tv_nsec != s.st_mtim.tv_nsec) {
+        close(fd);                /* replaced or refreshed meanwhile: in use */
+        n.kept++;
+        continue;
+      }
+      state = nj_gl_read(fd, &fs, &count);
       close(fd);
-      if (got < 0) { warn_sys("read", d1, d2, e->d_name); continue; }
-      switch (nj_gl_parse(buf, (size_t)got, &count)) {
+      if (state < 0) { warn_sys("read", d1, d2, e->d_name); continue; }
+      switch (state) {
         case NJ_GL_PENDING:
           if ((unsigned long long)age > window) what = "stale";
           break;

@@ -169,15 +169,12 @@ static int subdir(int at, const char *name)
   return openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
-/* Writes contents into a new private temporary file in dfd, with mtime
+/* Writes the state into a new private temporary file in dfd, with mtime
  * set to *mtime (0: now). 0 on success, else an errno value. */
 static int write_tmp(int dfd, int state, unsigned long count,
                      const struct timespec *mtime)
 {
-  char buf[NJ_GL_FILEMAX];
-  size_t n = nj_gl_fmt(buf, state, count);
   int fd = -1, tries, e;
-  ssize_t w;
   for (tries = 0; tries < 2; tries++) {
     fd = openat(dfd, st.tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd >= 0) break;
@@ -185,8 +182,8 @@ static int write_tmp(int dfd, int state, unsigned long count,
     unlinkat(dfd, st.tmp, 0);       /* left behind by a dead process of our pid */
   }
   if (fd < 0) return EEXIST;
-  w = write(fd, buf, n);
-  if (w != (ssize_t)n) { e = w < 0 ? errno : ENOSPC; goto fail; }
+  e = nj_gl_write(fd, state, count);
+  if (e) goto fail;
   if (mtime) {
     struct timespec ts[2];
     ts[0].tv_sec = 0;
@@ -260,12 +257,11 @@ static void regular(int fd, unsigned long age)
  * without openat2) returns, and the step-by-step path decides. */
 static void fast_regular(int dfd, unsigned long lifetime)
 {
-  char rel[NJ_GL_NAMEMAX + 8], buf[NJ_GL_FILEMAX + 1];
+  char rel[NJ_GL_NAMEMAX + 8];
   struct open_how how;
   struct stat s;
   struct timespec now;
   unsigned long count;
-  ssize_t r;
   int fd;
   memcpy(rel, st.k.dir1, 2);
   rel[2] = '/';
@@ -277,10 +273,10 @@ static void fast_regular(int dfd, unsigned long lifetime)
   how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
   fd = (int)syscall(SYS_openat2, dfd, rel, &how, sizeof how);
   if (fd < 0) return;
-  if (fstat(fd, &s) == 0 && S_ISREG(s.st_mode) && s.st_size <= NJ_GL_FILEMAX) {
-    r = read(fd, buf, sizeof buf);
+  if (fstat(fd, &s) == 0 && S_ISREG(s.st_mode)) {
+    int state = nj_gl_read(fd, &s, &count);
     clock_gettime(CLOCK_REALTIME, &now);
-    if (r > 0 && nj_gl_parse(buf, (size_t)r, &count) == NJ_GL_REGULAR &&
+    if (state == NJ_GL_REGULAR &&
         s.st_mtime <= now.tv_sec && (unsigned long)(now.tv_sec - s.st_mtime) <= lifetime)
       regular(fd, (unsigned long)(now.tv_sec - s.st_mtime));
   }
@@ -318,12 +314,10 @@ static void decide(const nj_ip *ip, unsigned int v4prefix, unsigned long min,
   close(dfd);
 
   for (attempt = 0; attempt < 3; attempt++) {
-    char buf[NJ_GL_FILEMAX + 1];
     const char *reset = 0;
     unsigned long count = 0, age, was = ~0UL;
     struct stat s;
     struct timespec now;
-    ssize_t r;
     int state, e;
     int fd = openat(d2, st.k.name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 
@@ -340,11 +334,9 @@ static void decide(const nj_ip *ip, unsigned int v4prefix, unsigned long min,
       if (fstat(fd, &s) < 0) state_fail("stat", errno);
       clock_gettime(CLOCK_REALTIME, &now);
       if (!S_ISREG(s.st_mode)) reset = "not-a-file";
-      else if (s.st_size > NJ_GL_FILEMAX) reset = "corrupt";
       else {
-        r = read(fd, buf, sizeof buf);
-        if (r < 0) state_fail("read", errno);
-        state = nj_gl_parse(buf, (size_t)r, &count);
+        state = nj_gl_read(fd, &s, &count);
+        if (state < 0) state_fail("read", errno);
         if (!state) reset = "corrupt";
         else if (s.st_mtime > now.tv_sec) reset = "future";
         else {

@@ -160,11 +160,21 @@ extern void nj_gl_key(nj_glkey *k, const nj_ip *ip, unsigned int v4prefix);
 /* 1 when name is exactly a file name nj_gl_key makes (any v4 prefix);
  * k is filled. Used by ipgreylist-expire to recognise its files. */
 extern int nj_gl_name_parse(const char *name, nj_glkey *k);
-/* A state file's contents: "pending COUNT\n" or "regular COUNT\n".
+/* A state file's text: "pending COUNT\n" or "regular COUNT\n".
  * Returns NJ_GL_PENDING, NJ_GL_REGULAR, or 0 when invalid. */
 extern int nj_gl_parse(const char *buf, size_t n, unsigned long *count);
 /* Writes the contents (at most NJ_GL_FILEMAX bytes); returns the length. */
 extern size_t nj_gl_fmt(char *buf, int state, unsigned long count);
+/* A state file is empty, its text in the extended attribute NJ_GL_XATTR,
+ * so that it owns no data block (cheap to create and to remove); where
+ * the file system has no user attributes the text is the file's data.
+ * nj_gl_read reads either (s from fstat on fd): NJ_GL_PENDING,
+ * NJ_GL_REGULAR, 0 when invalid or missing, -1 on a read error (errno).
+ * nj_gl_write stores the text on a new file: 0, or an errno value. */
+#define NJ_GL_XATTR "user.najimi"
+struct stat;
+extern int nj_gl_read(int fd, const struct stat *s, unsigned long *count);
+extern int nj_gl_write(int fd, int state, unsigned long count);
 
 /* Whitelist cdb keys: "ADDR/LEN" (canonical, masked: "192.0.2.0/24",
  * "2001:db8::/32"), "=host.name" (an exact name, lower case) and

@@ -42,7 +42,27 @@ expect 221"
 }
 # keyfile NAME: the state file of a key, wherever the fan-out put it.
 keyfile() { find "$STATE" -name "$1" -type f; }
-has_content() { [ "$(cat "$1")" = "$2" ]; }
+# A state file is empty, its state in the attribute user.najimi (or, where
+# a file system has no user attributes, its data). $GLSTATE FILE prints the
+# state; $GLSTATE FILE TEXT sets the attribute (without touching the mtime).
+GLSTATE=$T/glstate
+cat > "$GLSTATE" <<'PY'
+#!/usr/bin/env python3
+import os, sys
+f = sys.argv[1]
+if len(sys.argv) > 2:
+    os.setxattr(f, "user.najimi", (sys.argv[2] + "\n").encode(), follow_symlinks=False)
+    sys.exit(0)
+if os.lstat(f).st_size:
+    sys.stdout.write(open(f, errors="replace").read())
+else:
+    try:
+        sys.stdout.write(os.getxattr(f, "user.najimi", follow_symlinks=False).decode())
+    except OSError:
+        pass
+PY
+chmod +x "$GLSTATE"
+has_content() { [ "$("$GLSTATE" "$1")" = "$2" ]; }
 # talk_log NAME SCRIPT REGEX: the conversation succeeds, then NAME.log matches REGEX.
 talk_log() { client "$PORT" "$2" > /dev/null && log_has "$1" "$3"; }
 nlines() { grep -c -E -- "$2" "$T/$1.log"; }
@@ -59,8 +79,8 @@ gl_serve() {
 
 gl_serve stranger 192.0.2.9 --
 check "stranger: 451 4.7.1 at RCPT, our banner (not exim's)" client "$PORT" "$GREYLISTED"
-check "stranger: one file created, pending with count 0" \
-  has_content "$(keyfile 192.0.2.9)" "pending 0"
+check "stranger: one empty file created, pending with count 0 in its attribute" \
+  sh -c "has=\$('$GLSTATE' $(keyfile 192.0.2.9)); [ \"\$has\" = 'pending 0' ] && [ ! -s $(keyfile 192.0.2.9) ]"
 check "stranger: log line new with code=451 and age" \
   log_has stranger '^ipgreylist: new ip=192\.0\.2\.9 pid=[0-9]+ key=192\.0\.2\.9 age=0 code=451$'
 
@@ -70,7 +90,7 @@ check "too soon: logged with the count (1, then 2)" sh -c "
   grep -Eq '^ipgreylist: too-soon ip=192\.0\.2\.9 pid=[0-9]+ key=192\.0\.2\.9 age=[0-9]+ count=1 min=300 code=451$' '$T/stranger.log' &&
   grep -Eq ' too-soon .* count=2 .*code=451$' '$T/stranger.log'"
 check "too soon: first-seen time kept, count stored" sh -c "
-  f=\$(find '$STATE' -name 192.0.2.9); [ \"\$(cat \$f)\" = 'pending 2' ] && [ -n \"\$(find \$f -mmin -2)\" ]"
+  f=\$(find '$STATE' -name 192.0.2.9); [ \"\$('$GLSTATE' \$f)\" = 'pending 2' ] && [ -n \"\$(find \$f -mmin -2)\" ]"
 check "too soon: nothing reached exim" test "$(maildir_count)" -eq 0
 
 touch -d '-6 minutes' "$(keyfile 192.0.2.9)"
@@ -80,7 +100,7 @@ check "after the minimum: the message arrived" wait_for 40 maildir_has "$T/m1"
 check "after the minimum: logged as pass with age and count" \
   log_has stranger '^ipgreylist: pass ip=192\.0\.2\.9 pid=[0-9]+ key=192\.0\.2\.9 age=36[0-9] count=2$'
 check "after the minimum: the key is a regular, mtime now" sh -c "
-  f=\$(find '$STATE' -name 192.0.2.9); [ \"\$(cat \$f)\" = 'regular 2' ] && [ -n \"\$(find \$f -mmin -1)\" ]"
+  f=\$(find '$STATE' -name 192.0.2.9); [ \"\$('$GLSTATE' \$f)\" = 'regular 2' ] && [ -n \"\$(find \$f -mmin -1)\" ]"
 
 check "regular (swaks): passes at once, message delivered" swaks --server "127.0.0.1:$PORT" \
   --to postmaster@example.test --from admin@example.test --timeout 10
@@ -94,7 +114,7 @@ touch -d '-37 days' "$(keyfile 192.0.2.9)"
 check "lapsed regular (37 days): a stranger again, 451" client "$PORT" "$GREYLISTED"
 check "lapsed regular: logged new reset=lapsed, file pending again" sh -c "
   grep -Eq '^ipgreylist: new ip=192\.0\.2\.9 pid=[0-9]+ key=192\.0\.2\.9 age=0 reset=lapsed was=319680[0-9] code=451$' '$T/stranger.log' &&
-  [ \"\$(cat $(keyfile 192.0.2.9))\" = 'pending 0' ]"
+  [ \"\$('$GLSTATE' $(keyfile 192.0.2.9))\" = 'pending 0' ]"
 touch -d '-25 hours' "$(keyfile 192.0.2.9)"
 check "pending older than the window: a stranger again, 451" client "$PORT" "$GREYLISTED"
 check "stale pending: logged new reset=stale" log_has stranger ' new .* reset=stale was=9000[0-9] code=451$'
@@ -295,7 +315,7 @@ gl_serve symlink 192.0.2.50 --
 check "symlink at the key: 451 new, logged reset=symlink" talk_log symlink "$GREYLISTED" \
   ' new ip=192\.0\.2\.50 .* reset=symlink code=451$' 
 check "symlink at the key: target untouched, link replaced by a plain file" sh -c "
-  [ \"\$(cat '$T/victim')\" = precious ] && [ ! -L '$STATE/$rel' ] && [ \"\$(cat '$STATE/$rel')\" = 'pending 0' ]"
+  [ \"\$(cat '$T/victim')\" = precious ] && [ ! -L '$STATE/$rel' ] && [ \"\$('$GLSTATE' '$STATE/$rel')\" = 'pending 0' ]"
 stop_server "$SERVER_PID"
 # planted symlink as a fan-out directory: not followed, fail open
 PROTO=TCP TCPREMOTEIP=192.0.2.51 "$GL" -d "$SCR" true < /dev/null > /dev/null 2>&1
@@ -317,19 +337,25 @@ stop_server "$SERVER_PID"
 gl_serve corrupt 192.0.2.60 --
 client "$PORT" "$GREYLISTED" > /dev/null
 f=$(keyfile 192.0.2.60)
-for kind in empty garbage huge future notanumber; do
+for kind in empty garbage huge future notanumber badattr; do
   case $kind in
-    empty) : > "$f" ;;
+    empty) rm -f "$f"; : > "$f" ;;                                  # no attribute
     garbage) printf 'regular \377\377 42\n' > "$f" ;;
     huge) head -c 100000 /dev/zero | tr '\0' 'r' > "$f"; touch -d '-1 hour' "$f" ;;
-    future) echo 'regular 0' > "$f"; touch -d '+2 days' "$f" ;;
+    future) "$GLSTATE" "$f" 'regular 0'; touch -d '+2 days' "$f" ;;
+    badattr) rm -f "$f"; : > "$f"; "$GLSTATE" "$f" 'regular x' ;;
     notanumber) printf 'regular 99999999999999999999\n' > "$f" ;;
   esac
   : > "$T/corrupt.log"
   check "$kind state file: reset, 451 as a stranger" client "$PORT" "$GREYLISTED"
   check "$kind state file: logged reset, file valid again" sh -c "
-    grep -Eq ' new ip=192\.0\.2\.60 .* reset=(corrupt|future) code=451$' '$T/corrupt.log' && [ \"\$(cat '$f')\" = 'pending 0' ] && [ -n \"\$(find '$f' -mmin -1)\" ]"
+    grep -Eq ' new ip=192\.0\.2\.60 .* reset=(corrupt|future) code=451$' '$T/corrupt.log' && [ \"\$('$GLSTATE' '$f')\" = 'pending 0' ] && [ ! -s '$f' ] && [ -n \"\$(find '$f' -mmin -1)\" ]"
 done
+printf 'regular 3\n' > "$f"
+check "a state file in the data format (no attributes) is read too: a regular passes" talk_log corrupt "expect 220
+expect-text tail.test
+send QUIT
+expect 221" ' regular ip=192\.0\.2\.60 pid=[0-9]+ key=192\.0\.2\.60 age=[0-9]+$'
 stop_server "$SERVER_PID"
 
 # --- 100 simultaneous first connections from one IP: exactly one record ---
@@ -359,7 +385,7 @@ PY
 check "concurrency: 100 decisions logged, exactly one new" wait_for 100 sh -c "
   [ \$(grep -c '^ipgreylist: .* ip=192.0.2.70 ' '$T/race.log') -eq 100 ] && [ \$(grep -c '^ipgreylist: new ip=192.0.2.70 ' '$T/race.log') -eq 1 ]"
 check "concurrency: exactly one valid record, no temporary file left" sh -c "
-  [ \$(find '$STATE' -name '*192.0.2.70*' | wc -l) -eq 1 ] && grep -Eqx 'pending [0-9]+' '$(keyfile 192.0.2.70)' &&
+  [ \$(find '$STATE' -name '*192.0.2.70*' | wc -l) -eq 1 ] && '$GLSTATE' '$(keyfile 192.0.2.70)' | grep -Eqx 'pending [0-9]+' &&
   [ -z \"\$(find '$STATE' -name '.tmp.*')\" ] && ! grep -q ' error ' '$T/race.log'"
 stop_server "$SERVER_PID"
 
@@ -523,7 +549,8 @@ mkdir -p "$E"
 mk() {  # mk IP STATE AGE [KEY]: a state file made by ipgreylist itself, then aged
   PROTO=TCP TCPREMOTEIP=$1 "$GL" -d "$E" true < /dev/null > /dev/null 2>&1
   local f; f=$(find "$E" -name "${4:-$1}")
-  [ "$2" = regular ] && echo 'regular 1' > "$f"
+  [ "$2" = regular ] && "$GLSTATE" "$f" 'regular 1'
+  [ "$2" = text-regular ] && echo 'regular 1' > "$f"   # the data format of file systems without attributes
   touch -d "$3" "$f"
 }
 mk 10.0.0.1 pending '-1 hour'          # kept: within the window
@@ -532,7 +559,7 @@ mk 10.0.0.3 pending '-25 hours'        # stale
 mk 10.0.0.4 pending '-40 days'         # stale
 mk 10.0.0.5 regular '-1 hour'          # kept
 mk 10.0.0.6 regular '-2 days'          # kept: regulars live 36 days
-mk 10.0.0.7 regular '-35 days'         # kept
+mk 10.0.0.7 text-regular '-35 days'    # kept
 mk 10.0.0.8 regular '-37 days'         # lapsed
 mk 2001:db8:9::1 regular '-100 days' 2001:db8:9::-64  # lapsed
 d=$(dirname "$(find "$E" -name 10.0.0.1)")
@@ -577,7 +604,7 @@ serve fdbase "${PROBE[@]}"
 BASE=$($CLIENT --port "$PORT" - <<< "expect 221" | sed -n 's/^< 221 //p')
 stop_server "$SERVER_PID"
 serve fdreg env TCPREMOTEIP=192.0.2.9 "$GL" -d "$STATE" "${PROBE[@]}"
-echo 'regular 0' > "$(keyfile 192.0.2.9)"
+"$GLSTATE" "$(keyfile 192.0.2.9)" 'regular 0'
 check "fds: a regular's pass leaves only 0, 1, 2 open (baseline '$BASE')" talk_log fdreg "expect 221
 expect-text $BASE" '^ipgreylist: regular ip=192\.0\.2\.9 '
 stop_server "$SERVER_PID"

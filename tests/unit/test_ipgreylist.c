@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <cdb.h>
 #include "najimi.h"
 
@@ -140,6 +141,38 @@ int main(void)
   CHECK("state: fmt pending", nj_gl_fmt(buf, NJ_GL_PENDING, 5) == 10 && !memcmp(buf, "pending 5\n", 10));
   CHECK("state: fmt regular caps the count", nj_gl_fmt(buf, NJ_GL_REGULAR, ~0UL) == 18 && !memcmp(buf, "regular 999999999\n", 18));
   CHECK("state: fmt fits NJ_GL_FILEMAX", nj_gl_fmt(buf, NJ_GL_PENDING, NJ_GL_COUNTMAX) <= NJ_GL_FILEMAX);
+
+  /* state files: the attribute, or the data where there is none */
+  {
+    char dir[] = "/tmp/test_ipgreylist.d.XXXXXX";
+    char path[80];
+    struct stat sb;
+    unsigned long c = 0;
+    int f, r;
+    if (!mkdtemp(dir)) { perror("mkdtemp"); return 111; }
+    snprintf(path, sizeof path, "%s/a", dir);
+    f = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+    CHECK("file: write", f >= 0 && nj_gl_write(f, NJ_GL_PENDING, 4) == 0);
+    fstat(f, &sb);
+    /* (on a file system without user attributes the data holds the state) */
+    CHECK("file: no data block (the state is in the attribute)", sb.st_size ? sb.st_size == 10 : sb.st_blocks == 0);
+    r = nj_gl_read(f, &sb, &c);
+    CHECK("file: read back pending 4", r == NJ_GL_PENDING && c == 4);
+    close(f);
+    snprintf(path, sizeof path, "%s/b", dir);
+    f = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+    fstat(f, &sb);
+    CHECK("file: empty without attribute is invalid", nj_gl_read(f, &sb, &c) == 0);
+    if (write(f, "regular 7\n", 10) != 10) failed++;
+    lseek(f, 0, SEEK_SET);
+    fstat(f, &sb);
+    CHECK("file: the data format is read too", nj_gl_read(f, &sb, &c) == NJ_GL_REGULAR && c == 7);
+    close(f);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/a", dir);
+    unlink(path);
+    rmdir(dir);
+  }
 
   /* whitelist keys */
   CHECK("wl: single v4", netkey_is("192.0.2.7", "192.0.2.7/32"));
