@@ -1,6 +1,7 @@
 #!/bin/bash
 # rcptcheck: independent black-box spec tests, written from DESIGN.md and
-# issue 4 alone (not from the implementation, its man page or its tests).
+# issue 4 (not from the implementation, its man page or its tests; only
+# the address-list format and the deadline variables come from najimi.7).
 # The real tcpserver, exim as the tail, the scripted client, a recording
 # fake downstream (rcptcheck_spec/fakesmtp.py), a slow-downstream wrapper
 # (rcptcheck_spec/slow.py), raw-socket cases (rcptcheck_spec/spec.py)
@@ -36,8 +37,6 @@ unset RCPTCHECK_MAXBAD RCPTCHECK_TARPIT RCPTCHECK_TLS
 ev() { echo "$T/$1.ev"; }
 # has_not FILE TEXT: TEXT never reached the downstream.
 has_not() { ! grep -qF -- "$2" "$1"; }
-# delivered TEXT: some delivered message contains TEXT.
-delivered() { grep -rqF -- "$1" "$MAILDIR/new" "$MAILDIR/cur"; }
 # count_is N: exactly N messages arrived.
 count_is() { [ "$(maildir_count)" -eq "$1" ]; }
 # still_count N: a second later, still exactly N (nothing extra, no late copy).
@@ -173,11 +172,11 @@ expect-text PIPELINING
 raw MAIL FROM:<s@elsewhere.test>\r\nRCPT TO:<alice@example.test>\r\nRCPT TO:<nosuch1@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n
 expect 250
 expect 250
-expect-text RCPT
+expect-text RCPT TO:<alice@example.test>
 expect 550
 expect-text 5.1.1
 expect 250
-expect-text RCPT
+expect-text RCPT TO:<bob@example.test>
 expect 354
 data $T/m2
 expect 250
@@ -193,7 +192,7 @@ expect 250
 expect-text MAIL
 expect 550
 expect 250
-expect-text RCPT
+expect-text RCPT TO:<x@elsewhere.test>
 expect 250
 expect-text NOOP
 send QUIT
@@ -247,7 +246,7 @@ send rcpt to:<bob@example.test>
 expect 250
 send QUIT
 expect 221"
-check "recipient spellings: no unknown one reached the downstream" has_not "$E" nosuch
+check "recipient spellings: no unknown one reached the downstream" sh -c "! grep -qi nosuch '$E'"
 check "recipient spellings: valid and foreign ones forwarded unchanged" sh -c "
   grep -qF \"CMD b'RCPT TO:<Alice@Example.TEST> NOTIFY=NEVER'\" '$E' &&
   grep -qF \"CMD b'RCPT TO:<x@ElseWhere.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;x@elsewhere.test'\" '$E' &&
@@ -332,10 +331,10 @@ raw MAIL FROM:<s@elsewhere.test>\r\nRCPT TO:<alice@example.test>\r\nRCPT TO:<nos
 expect 250
 expect-text MAIL
 expect 250
-expect-text RCPT
+expect-text RCPT TO:<alice@example.test>
 expect 550
 expect 250
-expect-text RCPT
+expect-text RCPT TO:<bob@example.test>
 expect 354
 data $T/m2
 expect 250
