@@ -363,12 +363,33 @@ static int data(void)
   if (mode == M_DATA && end - i > DOUTMAX - doutlen) end = i + (DOUTMAX - doutlen);
   if (i >= end) return 0;
   while (i < end) {
-    if (st == D_MID) {
-      while (i < end && p[i] != '\r' && p[i] != '\n') i++;
+    while (st == D_MID || st == D_LINESTART) {
+      /* the fast path: whole lines that end in CRLF, found with memchr */
+      const char *lf, *cr;
+      if (st == D_LINESTART && (p[i] == '.' || p[i] == '\r' || p[i] == '\n')) break;
+      lf = memchr(p + i, '\n', end - i);
+      if (!lf) {
+        cr = memchr(p + i, '\r', end - i);
+        if (cr) { i = (size_t)(cr - p); st = D_MID; break; }
+        i = end;
+        st = D_MID;
+        break;
+      }
+      cr = memchr(p + i, '\r', (size_t)(lf - p) - i);
+      if (!cr || cr + 1 != lf) {
+        /* a CR before the LF that does not end the line, or a bare LF */
+        i = cr ? (size_t)(cr - p) : (size_t)(lf - p);
+        st = D_MID;
+        break;
+      }
+      i = (size_t)(lf - p) + 1;
+      st = D_LINESTART;
       safe = i;
-      safest = D_MID;
+      safest = D_LINESTART;
       if (i >= end) break;
     }
+    if (st == D_MID) { safe = i; safest = D_MID; }
+    if (i >= end) break;
     {
       char c = p[i++];
       switch (st) {
@@ -656,22 +677,29 @@ static void spawn(char const *const *argv)
   }
   fddout = in[1];
   fddin = out[0];
+  fcntl(fddout, F_SETPIPE_SZ, 1 << 20);    /* fewer wake-ups in DATA */
   ndelay_on(fddout);
   ndelay_on(fddin);
 }
 
+static void on_alarm(int sig) { (void)sig; }
+
+/* Waits for the downstream to exit: it has its EOF by now. After 5 s it
+ * gets SIGTERM, after 7 s SIGKILL; never a zombie, never an orphan. */
 static void reap(void)
 {
-  int i, st;
+  int st, i;
+  struct sigaction sa;
   if (child <= 0) return;
-  for (i = 0; i < 100; i++) {        /* up to 5 s for a clean exit */
-    pid_t r = waitpid(child, &st, WNOHANG);
-    if (r == child || (r < 0 && errno != EINTR)) { child = 0; return; }
-    if (i == 60) kill(child, SIGTERM);
-    usleep(50000);
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_alarm;               /* no SA_RESTART: waitpid gives EINTR */
+  sigaction(SIGALRM, &sa, 0);
+  for (i = 0; i < 3; i++) {
+    alarm(i == 0 ? 5 : 2);
+    if (waitpid(child, &st, 0) == child || errno != EINTR) break;
+    kill(child, i == 0 ? SIGTERM : SIGKILL);
   }
-  kill(child, SIGKILL);
-  waitpid(child, &st, 0);
+  alarm(0);
   child = 0;
 }
 
