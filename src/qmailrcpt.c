@@ -217,7 +217,7 @@ static int addrcdb_check(nj_qmail *q, const char *local, size_t llen,
                          const char *dom, size_t dlen)
 {
   char key[NJ_ADDRMAX + 16];
-  struct cdb c;
+  unsigned vlen;
   int fd, r;
   size_t i;
   if (llen + dlen + 10 > sizeof key) { q->why = "toolong"; return NJ_RCPT_TEMP; }
@@ -233,26 +233,23 @@ static int addrcdb_check(nj_qmail *q, const char *local, size_t llen,
     q->why = "rcptcheck-cdb";
     return NJ_RCPT_TEMP;
   }
-  if (cdb_init(&c, fd) != 0) {
-    close(fd);
-    q->why = "rcptcheck-cdb";
-    return NJ_RCPT_TEMP;
-  }
+  /* cdb_seek reads with pread: no mapping per lookup, the same few
+   * system calls for 10 entries or 10^6 */
   key[0] = '@';
   memcpy(key + 1, dom, dlen);
   lowerb(key + 1, dlen);
-  r = cdb_find(&c, key, (unsigned)(dlen + 1));
+  r = cdb_seek(fd, key, (unsigned)(dlen + 1), &vlen);
   if (r <= 0) goto out;
-  if (cdb_datalen(&c) == 1 && *(const char *)cdb_getdata(&c) == '*') {
-    q->via = "cdb-catchall";
-    r = NJ_RCPT_OK;
-    goto done;
+  if (vlen == 1) {
+    char v;
+    if (cdb_bread(fd, &v, 1) < 0) { r = -1; goto out; }
+    if (v == '*') { q->via = "cdb-catchall"; r = NJ_RCPT_OK; goto done; }
   }
   memcpy(key, local, llen);
   key[llen] = '@';
   memcpy(key + llen + 1, dom, dlen);
   lowerb(key, llen + 1 + dlen);
-  r = cdb_find(&c, key, (unsigned)(llen + 1 + dlen));
+  r = cdb_seek(fd, key, (unsigned)(llen + 1 + dlen), &vlen);
   if (r < 0) goto out;
   if (r > 0) { q->via = "cdb"; r = NJ_RCPT_OK; goto done; }
   for (i = llen; i > 0; i--) {
@@ -263,7 +260,7 @@ static int addrcdb_check(nj_qmail *q, const char *local, size_t llen,
     memcpy(key + i + 8, dom, dlen);
     k = i + 8 + dlen;
     lowerb(key, k);
-    r = cdb_find(&c, key, (unsigned)k);
+    r = cdb_seek(fd, key, (unsigned)k, &vlen);
     if (r < 0) goto out;
     if (r > 0) { q->via = "cdb-default"; r = NJ_RCPT_OK; goto done; }
   }
@@ -274,7 +271,6 @@ static int addrcdb_check(nj_qmail *q, const char *local, size_t llen,
   if (r < 0) { q->why = "rcptcheck-cdb"; r = NJ_RCPT_TEMP; }
   else r = -1;
  done:
-  cdb_free(&c);
   close(fd);
   return r;
 }
@@ -322,9 +318,10 @@ static int userscdb(nj_qmail *q, const char *local, size_t llen,
 {
   char path[PATHMAX];
   char key[NJ_ADDRMAX + 3];
-  const char *wild, *d, *f[6];
+  char wild[256];
+  char val[PATHMAX + NJ_ADDRMAX + 128];
+  const char *d, *f[6];
   unsigned wlen, dlen;
-  struct cdb c;
   size_t i, n, flen[6];
   int fd, r, flagwild = 0;
   if (!path2(path, q->home, "/users/cdb")) { q->why = "users/cdb"; return -1; }
@@ -334,11 +331,8 @@ static int userscdb(nj_qmail *q, const char *local, size_t llen,
     q->why = "users/cdb";
     return -1;
   }
-  if (cdb_init(&c, fd) != 0) { close(fd); q->why = "users/cdb"; return -1; }
-  r = cdb_find(&c, "", 0);
-  if (r != 1) goto fail;
-  wild = cdb_getdata(&c);
-  wlen = cdb_datalen(&c);
+  r = cdb_seek(fd, "", 0, &wlen);
+  if (r != 1 || wlen > sizeof wild || cdb_bread(fd, wild, (int)wlen) < 0) goto fail;
   if (llen + 2 > sizeof key) goto fail;
   key[0] = '!';
   memcpy(key + 1, local, llen);
@@ -347,17 +341,18 @@ static int userscdb(nj_qmail *q, const char *local, size_t llen,
   i = llen + 2;
   do {
     if (!flagwild || i == 1 || memchr(wild, key[i - 1], wlen)) {
-      r = cdb_find(&c, key, (unsigned)i);
+      r = cdb_seek(fd, key, (unsigned)i, &dlen);
       if (r < 0) goto fail;
       if (r > 0) break;
     }
     i--;
     flagwild = 1;
   } while (i);
-  if (!i) { cdb_free(&c); close(fd); return 0; }
+  if (!i) { close(fd); return 0; }
   /* user \0 uid \0 gid \0 home \0 dash \0 ext: every length checked */
-  d = cdb_getdata(&c);
-  dlen = cdb_datalen(&c);
+  if (dlen > sizeof val) goto format;
+  if (cdb_bread(fd, val, (int)dlen) < 0) goto fail;
+  d = val;
   for (n = 0; n < 6; n++) {
     const char *z = n < 5 ? memchr(d, 0, dlen) : 0;
     if (n < 5 && !z) goto format;
@@ -365,7 +360,7 @@ static int userscdb(nj_qmail *q, const char *local, size_t llen,
     flen[n] = n < 5 ? (size_t)(z - d) : dlen;
     if (n < 5) { dlen -= (unsigned)(flen[n] + 1); d = z + 1; }
   }
-  if (flen[5] && memchr(f[5], 0, flen[5])) flen[5] = strlen(f[5]);
+  if (flen[5] && memchr(f[5], 0, flen[5])) flen[5] = (size_t)((const char *)memchr(f[5], 0, flen[5]) - f[5]);
   if (flen[3] >= PATHMAX || flen[4] > 1 ||
       flen[5] + (flagwild ? llen : 0) > NJ_ADDRMAX) goto format;
   memcpy(home, f[3], flen[3]); home[flen[3]] = 0;
@@ -377,17 +372,14 @@ static int userscdb(nj_qmail *q, const char *local, size_t llen,
     *elen += llen - (i - 1);
   }
   ext[*elen] = 0;
-  cdb_free(&c);
   close(fd);
   return 1;
  format:
   q->why = "users/cdb-format";
-  cdb_free(&c);
   close(fd);
   return -1;
  fail:
   q->why = "users/cdb";
-  cdb_free(&c);
   close(fd);
   return -1;
 }

@@ -660,7 +660,7 @@ stop_server "$SERVER_PID"
 
 # ------------------------------------------------------------ odds and ends
 check "tinycdb: the binary carries tinycdb's reader, not skalibs' cdb" \
-  sh -c "nm '$RC' | grep -q ' T cdb_unpack' && ! nm '$RC' | grep -q 'cdb_init_at'"
+  sh -c "nm '$RC' | grep -q ' T cdb_seek' && nm '$RC' | grep -q ' T cdb_unpack' && ! nm '$RC' | grep -q 'cdb_init_at'"
 check "usage: no program exits 100" sh -c "'$RC' 2>/dev/null; [ \$? -eq 100 ]"
 check "usage: bad -t exits 100" sh -c "'$RC' -t x true 2>/dev/null; [ \$? -eq 100 ]"
 check "exec failure: 421 to the client, exit 111, fatal line" sh -c \
