@@ -640,6 +640,20 @@ ehlo_case 3 'STARTTLS' '250 fake.test hello'
 ehlo_case 4 'CHUNKING|STARTTLS' '250 fake.test hello'
 ehlo_case 5 'STARTTLS|PIPELINING|CHUNKING' '250 PIPELINING' --ehlo-slow
 ehlo_case 6 'starttls|PIPELINING|chunking' '250 PIPELINING'
+# A long reply: 60 lines of 100 bytes around the two removed ones.
+exts=$(for i in $(seq 60); do printf 'X-EXT%02d-%s|' "$i" "$(printf 'e%.0s' $(seq 90))"; [ "$i" = 30 ] && printf 'STARTTLS|CHUNKING|'; done)
+ehlo_case 8 "${exts%|}" "250 X-EXT60-eeee"
+serve tlsbogus env RCPTCHECK_TLS=bogus "$RC" "${FAKE[@]}" --ext 'PIPELINING|STARTTLS'
+check "RCPTCHECK_TLS=bogus: STARTTLS still removed" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+expect-no-text STARTTLS
+send QUIT
+expect 221"
+check "RCPTCHECK_TLS=bogus: a warning names the variable and the value" \
+  log_has tlsbogus '^rcptcheck: warning: .*RCPTCHECK_TLS=bogus'
+stop_server "$SERVER_PID"
 # Other lines pass unchanged, in order.
 serve ehlo7 "$RC" "${FAKE[@]}" --ext 'PIPELINING|STARTTLS|8BITMIME|CHUNKING|SIZE 1000'
 check "EHLO filter: the other lines pass unchanged and in order" bash -c "
@@ -905,6 +919,11 @@ stop_server "$SERVER_PID"
 serve dict10 "$RC" "${FAKE[@]}"
 check "RCPTCHECK_MAXBAD unset: the default is 10" "${SPEC[@]}" dictionary "$PORT" 10
 stop_server "$SERVER_PID"
+serve dictbad env RCPTCHECK_MAXBAD=abc "$RC" "${FAKE[@]}"
+check "RCPTCHECK_MAXBAD=abc: the default 10 applies" "${SPEC[@]}" dictionary "$PORT" 10
+check "RCPTCHECK_MAXBAD=abc: a warning names the variable and the value" \
+  log_has dictbad '^rcptcheck: warning: .*RCPTCHECK_MAXBAD=abc'
+stop_server "$SERVER_PID"
 serve tarpit env RCPTCHECK_TARPIT=1 "$RC" "${FAKE[@]}"
 check "RCPTCHECK_TARPIT=1: three unknown recipients take at least a second" bash -c "
   s=\$(date +%s%N)
@@ -1032,15 +1051,31 @@ check "QUIT: the downstream's input was closed after QUIT" wait_for 60 grep -q '
 stop_server "$SERVER_PID"
 
 ########################################################################
-# The downstream gets the environment and no extra descriptor.
-PROBE=(perl -MPOSIX -e '$| = 1; my @o = grep { my @s = POSIX::fstat($_); @s } 3..64; print "220 fds:@o. ip:$ENV{TCPREMOTEIP} v:$ENV{SPECVAR}\r\n"; $_ = <STDIN>; print "221 bye\r\n"')
-serve fdbase "${PROBE[@]}"
-BASE=$($CLIENT --port "$PORT" - <<< "expect 220" | sed -n 's/^< 220 fds:\([^.]*\)\..*/\1/p')
+# Usage: no program to run is a usage error (exit 100).
+check "usage: no next program exits 100" sh -c "'$RC' < /dev/null > /dev/null 2>&1; [ \$? -eq 100 ]"
+
+########################################################################
+# The downstream gets the environment and no extra descriptor. The probe
+# names its open descriptors above 2 and a digest of its environment
+# (all but the port numbers, which differ per server); the same probe
+# straight under tcpserver gives the baseline.
+PROBE=(perl -MPOSIX -MDigest::MD5=md5_hex -e '$| = 1; my @o = grep { my @s = POSIX::fstat($_); @s } 3..64;
+  my $e = md5_hex(join "\n", map { "$_=$ENV{$_}" } sort grep { !/^TCP(REMOTE|LOCAL)PORT$/ } keys %ENV);
+  print "220 fds:@o. ip:$ENV{TCPREMOTEIP} v:$ENV{SPECVAR} env:$e\r\n"; $_ = <STDIN>; print "221 bye\r\n"')
+serve fdbase env SPECVAR=marker "${PROBE[@]}"
+BASELINE=$($CLIENT --port "$PORT" - <<< "expect 220" | grep '^< 220 fds:')
+BASE=${BASELINE#< 220 fds:}; BASE=${BASE%%.*}
+ENVSUM=${BASELINE##* env:}
 stop_server "$SERVER_PID"
 serve fds env SPECVAR=marker "$RC" "${PROBE[@]}"
 check "downstream: received the environment" client "$PORT" "
 expect 220
 expect-text ip:127.0.0.1 v:marker
+send QUIT
+expect 221"
+check "downstream: exactly the environment rcptcheck received (digest $ENVSUM)" client "$PORT" "
+expect 220
+expect-text env:$ENVSUM
 send QUIT
 expect 221"
 GOTLINE=$($CLIENT --port "$PORT" - <<< "expect 220" | grep '^< 220 fds:')
