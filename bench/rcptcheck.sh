@@ -6,6 +6,7 @@
 #   2. a 100 MB message: throughput through rcptcheck vs direct; peak RSS
 #   3. RCPT lookups: 10^5-entry users/cdb and address cdb vs 10 entries
 # Needs cc, rblsmtpd (ucspi-tcp) and a built tree (make).
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"   # bench/run uses sh
 set -eu
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 SRC=$TOP/src
