@@ -262,6 +262,22 @@ check "DATA+QUIT burst, client gone at once: delivered" wait_for 60 maildir_has 
 sleep 0.5
 check "DATA+QUIT burst: delivered exactly once" test "$(maildir_count)" -eq $((N0 + 1))
 
+# a refused DATA with the message already sent: those bytes are never
+# read as commands (they would be the client's message text)
+N0=$(maildir_count)
+check "refused DATA with early data: 550, 503, then 421 and close" client "$PORT" "
+expect 220
+send HELO client.test
+expect 250
+raw MAIL FROM:<s@remote.test>\r\nRCPT TO:<nobody@example.test>\r\nDATA\r\nRCPT TO:<njrcjoe@example.test>\r\nDATA\r\n.\r\n
+expect 250
+expect 550
+expect 503 554
+expect 421
+expect-eof"
+check "refused DATA with early data: logged as sync, nothing delivered" sh -c \
+  "grep -q '^rcptcheck: sync ip=127\\.0\\.0\\.1 pid=[0-9]* code=421$' '$T/exim.log' && [ \$(find '$MAILDIR/new' -type f | wc -l) -eq $N0 ]"
+
 # mid-DATA disconnect: nothing is queued
 N0=$(maildir_count)
 check "mid-DATA disconnect: 354 then the client leaves" client "$PORT" "
