@@ -344,6 +344,36 @@ check "slow recorder: the rejected recipient was not forwarded" has_not "$E" nos
 check "slow recorder: one message" grep -q '^MSG 1 ' "$E"
 stop_server "$SERVER_PID"
 
+# Replies that arrive one byte at a time, and three-line replies to RCPT:
+# each still lands in its own slot, whole.
+E=$(ev fragm)
+serve fragm "$RC" "${FAKE[@]}" --events "$E" --bytewise --multiline RCPT --ext 'PIPELINING|STARTTLS|8BITMIME'
+check "pipelining (replies byte by byte, RCPT replies of three lines): order kept" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+expect-text 250 8BITMIME
+expect-no-text STARTTLS
+raw MAIL FROM:<s@elsewhere.test>\r\nRCPT TO:<alice@example.test>\r\nRCPT TO:<nosuch@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n
+expect 250
+expect-text MAIL
+expect 250
+expect-text 250-still ok
+expect-text 250 ok RCPT TO:<alice@example.test>
+expect 550
+expect 250
+expect-text 250 ok RCPT TO:<bob@example.test>
+expect 354
+data $T/m2
+expect 250
+send NOOP
+expect 250
+expect-text ok NOOP
+send QUIT
+expect 221"
+check "pipelining (replies byte by byte): the rejected recipient was not forwarded" has_not "$E" nosuch
+stop_server "$SERVER_PID"
+
 # 400 recipients in one burst, good and bad alternating, downstream 5 ms
 # per reply: every reply in its own slot.
 E=$(ev stress)
@@ -566,6 +596,31 @@ expect 451
 expect-eof"
   check "smuggling $s (recorder): downstream stopped inside DATA, no message, no smuggled command" \
     sh -c "sleep 0.3; grep -q \"^CMD b'DATA'\" '$E' && ! grep -q '^MSG' '$E' && ! grep -q smuggler '$E'"
+  stop_server "$SERVER_PID"
+done
+
+# The same at the very start of the message (the CRLF of the DATA line
+# counts as the first CRLF).
+i=0
+for s in '.\n' '\n.\n' '.\r\r\n' '\r\n.\n'; do
+  i=$((i+1))
+  E=$(ev sms$i)
+  serve sms$i "$RC" "${FAKE[@]}" --events "$E"
+  check "smuggling at the start of DATA ($s): 451" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<s@elsewhere.test>
+expect 250
+send RCPT TO:<alice@example.test>
+expect 250
+send DATA
+expect 354
+raw ${s}MAIL FROM:<smuggler@elsewhere.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\nsmuggled\r\n.\r\n
+expect 451
+expect-eof"
+  check "smuggling at the start of DATA ($s): no message, no smuggled command" \
+    sh -c "sleep 0.3; ! grep -q '^MSG' '$E' && ! grep -q smuggler '$E'"
   stop_server "$SERVER_PID"
 done
 
@@ -1095,6 +1150,14 @@ check "20 MB message: accepted, proxy peak RSS grew by under 8 MB" \
   "${SPEC[@]}" bigmsg "$PORT" "$SERVER_PID" "$T/big" alice@example.test
 want=$(sed 's/\r$//' "$T/big" | sha256sum | cut -d' ' -f1)
 check "20 MB message: one delivered file with the same sha256 ($want)" wait_for 200 sh -c "
+  for f in '$MAILDIR'/new/* '$MAILDIR'/cur/*; do
+    [ -f \"\$f\" ] && [ \$(stat -c %s \"\$f\") -gt 1000000 ] && sha256sum \"\$f\"
+  done | grep -q '^$want '"
+"${SPEC[@]}" genline "$T/line" 20
+check "one 20 MB line: accepted, proxy peak RSS grew by under 8 MB" \
+  "${SPEC[@]}" bigmsg "$PORT" "$SERVER_PID" "$T/line" alice@example.test
+want=$(sed 's/\r$//' "$T/line" | sha256sum | cut -d' ' -f1)
+check "one 20 MB line: delivered with the same sha256 ($want)" wait_for 200 sh -c "
   for f in '$MAILDIR'/new/* '$MAILDIR'/cur/*; do
     [ -f \"\$f\" ] && [ \$(stat -c %s \"\$f\") -gt 1000000 ] && sha256sum \"\$f\"
   done | grep -q '^$want '"

@@ -20,6 +20,8 @@ Options:
     --die-after VERB  exit abruptly (no reply) when VERB arrives
     --garbage VERB    answer VERB with a line that is no SMTP reply
     --hang VERB       never answer VERB (keeps reading, records HUNG-AT)
+    --bytewise        write every reply one byte at a time, with pauses
+    --multiline VERB  answer VERB with a three-line reply
     --linger          after QUIT, wait up to 5 s for stdin to close and
                       record EOF-AFTER-QUIT (or NO-EOF-AFTER-QUIT)
     --tls             answer STARTTLS with 220, then record raw bytes (also
@@ -44,6 +46,8 @@ p.add_argument("--garbage", default="")
 p.add_argument("--tls", action="store_true")
 p.add_argument("--hang", default="")
 p.add_argument("--linger", action="store_true")
+p.add_argument("--bytewise", action="store_true")
+p.add_argument("--multiline", default="")
 a = p.parse_args()
 
 buf = b""
@@ -62,7 +66,12 @@ def out(data):
 def reply(data):
     if a.delay:
         time.sleep(a.delay / 1000.0)
-    out(data)
+    if a.bytewise:
+        for i in range(len(data)):
+            out(data[i:i + 1])
+            time.sleep(0.002)
+    else:
+        out(data)
 
 
 def more():
@@ -87,14 +96,16 @@ def readline():
 def read_data(n):
     """Reads message data up to CRLF.CRLF (the DATA line's CRLF counts)."""
     global buf
-    data = b"\r\n"
+    data = bytearray(b"\r\n")
+    seen = 0
     while True:
         data += buf
         buf = b""
-        i = data.find(b"\r\n.\r\n")
+        i = data.find(b"\r\n.\r\n", max(0, seen - 4))
+        seen = len(data)
         if i >= 0:
-            body = data[2:i + 2]
-            buf = data[i + 5:]
+            body = bytes(data[2:i + 2])
+            buf = bytes(data[i + 5:])
             return body
         if a.die_in_data >= 0 and len(data) - 2 >= a.die_in_data:
             event("DIED-IN-DATA %d" % (len(data) - 2))
@@ -151,6 +162,9 @@ while True:
                 time.sleep(0.05)
         else:
             reply(b"".join(parts))
+    elif a.multiline and verb == a.multiline.upper():
+        text = line[:300].replace(b"\r", b"?").replace(b"\n", b"?")
+        reply(b"250-ok\r\n250-still ok\r\n250 ok " + text + b"\r\n")
     elif verb in ("HELO", "MAIL", "RCPT", "RSET", "NOOP", "BDAT"):
         # The reply names the command, so that a test can tell replies apart.
         reply(b"250 ok " + line[:300].replace(b"\r", b"?").replace(b"\n", b"?") + b"\r\n")

@@ -7,6 +7,7 @@ express. Each prints a transcript and exits 0 only when the case holds.
                                   sends FILE (CRLF) as one message and
                                   reports the proxy's peak RSS growth
   spec.py genmsg FILE MB          writes a deterministic CRLF message
+  spec.py genline FILE MB         the same with one body line of MB megabytes
   spec.py badcmd PORT SERVERPID  malformed commands against fakesmtp.py:
                                   500/501, the session goes on, and the
                                   proxy's peak RSS stays flat
@@ -304,6 +305,17 @@ def tls(port, path):
         fail("the relayed bytes differ from what the downstream sent")
 
 
+def genline(path, mb):
+    head = (b"From: big@elsewhere.test\r\nTo: alice@example.test\r\n"
+            b"Subject: rcptcheck spec one long line\r\n"
+            b"Message-ID: <line.%d@example.test>\r\n"
+            b"Date: Sun, 22 Nov 2026 12:00:00 +0000\r\n\r\n" % mb)
+    unit = b"0123456789abcdef.." * 64
+    line = (unit * (mb * 1024 * 1024 // len(unit) + 1))[:mb * 1024 * 1024]
+    with open(path, "wb") as f:
+        f.write(head + line + b"\r\n.end\r\n")
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "dictionary":
@@ -314,6 +326,8 @@ def main():
         badcmd(int(sys.argv[2]), int(sys.argv[3]))
     elif cmd == "tls":
         tls(int(sys.argv[2]), sys.argv[3])
+    elif cmd == "genline":
+        genline(sys.argv[2], int(sys.argv[3]))
     elif cmd == "genmsg":
         genmsg(sys.argv[2], int(sys.argv[3]))
     else:
