@@ -166,6 +166,9 @@ static int load(nj_qmail *q)
     } else if (!stralloc_catb(&q->envnoathost, "envnoathost", 12)) goto fail;
   }
   stralloc_free(&me);
+  if (!q->locals.len && !q->vdoms.len)
+    strerr_warnw("no local domains in ", q->home,
+                 "/control (locals, me, virtualdomains): every recipient passes unchecked");
   q->state = 1;
   return 1;
  fail:

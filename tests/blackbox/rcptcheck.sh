@@ -677,6 +677,19 @@ stop_server "$SERVER_PID"
 # ------------------------------------------------------------ odds and ends
 check "tinycdb: the binary carries tinycdb's reader, not skalibs' cdb" \
   sh -c "nm '$RC' | grep -q ' T cdb_seek' && nm '$RC' | grep -q ' T cdb_unpack' && ! nm '$RC' | grep -q 'cdb_init_at'"
+check "rcptcheck-cdb -u: users/cdb records exactly as qmail-newu writes them" sh -c \
+  "printf '=Joe:joe:1:2:/h/joe:::\\n+list-:joe:1:2:/h/joe:-:l-:\\n.\\n' > '$T/assign' &&
+   '$SRC/rcptcheck-cdb' -u '$T/assign' '$T/u.cdb' && cdb -d '$T/u.cdb' > '$T/u.dump' &&
+   printf '+5,16:!joe\\000->joe\\0001\\0002\\000/h/joe\\000\\000\\n+6,19:!list-->joe\\0001\\0002\\000/h/joe\\000-\\000l-\\n+0,1:->-\\n\\n' > '$T/u.want' &&
+   cmp '$T/u.dump' '$T/u.want'"
+check "rcptcheck-cdb: a bad line is refused (exit 100), the old cdb stays" sh -c \
+  "cp '$Q/valid-rcpt.cdb' '$T/keep.cdb'; printf 'good@x.test\\nno domain here\\n' > '$T/bad.list';
+   '$SRC/rcptcheck-cdb' '$T/bad.list' '$T/keep.cdb' 2> '$T/bad.err'; [ \$? -eq 100 ] &&
+   grep -q 'line 2' '$T/bad.err' && cmp -s '$T/keep.cdb' '$Q/valid-rcpt.cdb'"
+check "missing qmail tree: a warning, recipients pass unchecked" sh -c \
+  "printf 'HELO x\\r\\nMAIL FROM:<a@b>\\r\\nRCPT TO:<nobody@example.test>\\r\\nQUIT\\r\\n' |
+   QMAILHOME=/nonexistent '$RC' ${FAKE[*]} plain '$T/rec.noq' 2> '$T/noq.err' | grep -q '^250 ok' &&
+   grep -q 'warning: no local domains in /nonexistent/control' '$T/noq.err'"
 check "usage: no program exits 100" sh -c "'$RC' 2>/dev/null; [ \$? -eq 100 ]"
 check "usage: bad -t exits 100" sh -c "'$RC' -t x true 2>/dev/null; [ \$? -eq 100 ]"
 check "exec failure: 421 to the client, exit 111, fatal line" sh -c \
