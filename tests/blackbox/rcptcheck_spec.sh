@@ -47,6 +47,12 @@ count_and_has() { wait_for 60 count_is "$1" && maildir_has "$2"; }
 nothing_queued() { ! find "$T/exim/spool/input" -name '*-H' 2>/dev/null | grep -q .; }
 # done_lines NAME N: exactly N session summaries in NAME's log.
 done_lines() { [ "$(grep -c '^rcptcheck: done ip=127\.0\.0\.1 pid=[0-9]* ' "$T/$1.log")" -eq "$2" ]; }
+# status0 NAME N: tcpserver -v saw N sessions end, each with exit status 0
+# (a refusal is no error).
+status0() {
+  [ "$(grep -c '^tcpserver: end [0-9]* status ' "$T/$1.log")" -eq "$2" ] &&
+  ! grep '^tcpserver: end [0-9]* status ' "$T/$1.log" | grep -qv ' status 0$'
+}
 # stuffed FILE: FILE with SMTP dot-stuffing applied (CRLF lines).
 stuffed() { sed 's/^\./../' "$1"; }
 
@@ -545,7 +551,7 @@ stop_server "$SERVER_PID"
 # SMTP smuggling: a bare CR or LF in DATA ends the session with 451 and
 # nothing is queued, not even the message around it.
 SEQS=('\n.\n' '\n.\r\n' '\r\n.\n' '\r.\r' '\r\n.\r\r\n')
-serve smuggle "$RC" "${EXIM[@]}"
+TCPSERVER_OPTS=-v serve smuggle "$RC" "${EXIM[@]}"
 N0=$(maildir_count)
 i=0
 for s in "${SEQS[@]}"; do
@@ -573,6 +579,7 @@ done
 check "smuggling: nothing at all was delivered" still_count "$N0"
 check "smuggling: nothing queued in exim's spool" nothing_queued
 check "smuggling: no smuggled text anywhere" sh -c "! grep -rq smuggled '$MAILDIR'"
+check "smuggling: each of the 10 sessions ended with exit status 0" wait_for 60 status0 smuggle 10
 stop_server "$SERVER_PID"
 
 i=0
@@ -967,9 +974,10 @@ stop_server "$SERVER_PID"
 ########################################################################
 # Dictionary attacks.
 E=$(ev dict3)
-serve dict3 env RCPTCHECK_MAXBAD=3 "$RC" "${FAKE[@]}" --events "$E"
+TCPSERVER_OPTS=-v serve dict3 env RCPTCHECK_MAXBAD=3 "$RC" "${FAKE[@]}" --events "$E"
 check "RCPTCHECK_MAXBAD=3: 421 4.7.0 after 3 unknown recipients, then close" "${SPEC[@]}" dictionary "$PORT" 3
 check "RCPTCHECK_MAXBAD=3: no unknown recipient reached the downstream" has_not "$E" nosuch
+check "RCPTCHECK_MAXBAD=3: the session ended with exit status 0" wait_for 60 status0 dict3 1
 stop_server "$SERVER_PID"
 serve dict10 "$RC" "${FAKE[@]}"
 check "RCPTCHECK_MAXBAD unset: the default is 10" "${SPEC[@]}" dictionary "$PORT" 10
@@ -1165,7 +1173,7 @@ stop_server "$SERVER_PID"
 
 ########################################################################
 # swaks, the administrator's client, through the proxy.
-serve swaks "$RC" "${EXIM[@]}"
+TCPSERVER_OPTS=-v serve swaks "$RC" "${EXIM[@]}"
 N0=$(maildir_count)
 check "swaks: known user delivered" swaks --server "127.0.0.1:$PORT" \
   --to alice@example.test --from admin@elsewhere.test --timeout 10
@@ -1177,6 +1185,7 @@ check "swaks --pipeline: good, bad, good in one transaction" sh -c "
     --from admin@elsewhere.test --timeout 10 > '$T/swaks2.out' 2>&1;
   grep -q '550 5\.1\.1' '$T/swaks2.out'"
 check "swaks: two messages arrived (three files: alice, alice and bob)" wait_for 60 count_is $((N0+3))
+check "swaks: three sessions, each ended with exit status 0" wait_for 60 status0 swaks 3
 stop_server "$SERVER_PID"
 
 finish
