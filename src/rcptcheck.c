@@ -632,7 +632,7 @@ static void start_blind(void)
 
 /* ------------------------------------------------------------ main */
 
-static int flags_temp(const char *s)
+static int tls_mode(const char *s)
 {
   if (!s || !*s || !strcmp(s, "remove")) return 0;
   if (!strcmp(s, "passthrough")) return 1;
@@ -870,7 +870,7 @@ int main(int argc, char const *const *argv)
   to_data = nj_env_ulong("RCPTCHECK_DATATIMEOUT", o_data, 1, 86400, 1);
   maxbad = nj_env_ulong("RCPTCHECK_MAXBAD", 10, 0, 1000000, 1);
   tarpit = nj_env_ulong("RCPTCHECK_TARPIT", 0, 0, TARPITCAP, 1);
-  tls_pass = flags_temp(getenv("RCPTCHECK_TLS"));
+  tls_pass = tls_mode(getenv("RCPTCHECK_TLS"));
   relayclient = getenv("RELAYCLIENT");
   nj_qmail_init(&qm, getenv("QMAILHOME"), getenv("RCPTCHECK_CDB"), alias);
 
