@@ -218,7 +218,7 @@ stop_server "$SERVER_PID"
 
 # Every spelling of a recipient that qmail-smtpd would take for a local
 # address is checked: lower-case verbs, a space after the colon, no angle
-# brackets, parameters, source routes, quoting. Foreign and valid ones go
+# brackets, parameters, source routes, quoting, no domain (envnoathost). Foreign and valid ones go
 # down byte for byte, as the client wrote them.
 E=$(ev syntax)
 serve syntax "$RC" "${FAKE[@]}" --events "$E"
@@ -244,6 +244,10 @@ send RCPT TO:<\"nosuch11\"@example.test>
 expect 550 500 501 553 555
 send RCPT TO:<nosuch12@example.test
 expect 550 500 501 553 555
+send RCPT TO:<nosuch13>
+expect 550
+send RCPT TO:<alice>
+expect 250
 send RCPT TO:<Alice@Example.TEST> NOTIFY=NEVER
 expect 250
 send RCPT TO:<x@ElseWhere.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;x@elsewhere.test
@@ -253,10 +257,26 @@ expect 250
 send QUIT
 expect 221"
 check "recipient spellings: no unknown one reached the downstream" sh -c "! grep -qi nosuch '$E'"
+# qmail-smtpd takes an empty recipient (and <@domain>, a bare source
+# route, is the same to it); qmail-send appends @envnoathost, a local
+# domain, and then bounces: realrcptto's rules say unknown, not "pass".
+for r in '<>' '<@example.test>'; do
+  check "empty recipient: RCPT TO:$r refused (5xx), not forwarded" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<s@elsewhere.test>
+expect 250
+send RCPT TO:$r
+expect 550 500 501 553 555
+send QUIT
+expect 221"
+done
 check "recipient spellings: valid and foreign ones forwarded unchanged" sh -c "
   grep -qF \"CMD b'RCPT TO:<Alice@Example.TEST> NOTIFY=NEVER'\" '$E' &&
   grep -qF \"CMD b'RCPT TO:<x@ElseWhere.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;x@elsewhere.test'\" '$E' &&
   grep -qF \"CMD b'rcpt to:<bob@example.test>'\" '$E' &&
+  grep -qF \"CMD b'RCPT TO:<alice>'\" '$E' &&
   grep -qF \"CMD b'MAIL FROM:<s@elsewhere.test> BODY=8BITMIME'\" '$E'"
 stop_server "$SERVER_PID"
 
