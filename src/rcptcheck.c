@@ -228,7 +228,8 @@ static int rcpt(const char *line, size_t n)
     if ((size_t)alen + rl >= sizeof addr) return 1;
     memcpy(addr + alen, relayclient, rl + 1);
   }
-  r = nj_rcpt_check(&qm, addr);
+  /* <> (and <@host>, which qmail-smtpd reads as <>) is no recipient */
+  r = alen ? nj_rcpt_check(&qm, addr) : NJ_RCPT_UNKNOWN;
   if (r == NJ_RCPT_OK || r == NJ_RCPT_NOTOURS) return 1;
   if (r == NJ_RCPT_TEMP) {
     n_defer++;

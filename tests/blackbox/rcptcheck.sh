@@ -204,12 +204,17 @@ send RCPT TO:<@hop.test:njrcjoe@example.test>
 expect 250
 send RCPT TO:<\"nobody\"@example.test>
 expect 550
+# the empty address (and <@host>, read as empty) is nobody
+send RCPT TO:<>
+expect 550
+send RCPT TO:<@example.test>
+expect 550
 send QUIT
 expect 221"
 check "reject log line: code=550 and the sanitised address" \
   log_has exim '^rcptcheck: reject ip=127\.0\.0\.1 pid=[0-9]+ code=550 rcpt=nobody@example\.test$'
 check "summary: rcpt_bad counts the 550s" wait_for 40 \
-  log_has exim '^rcptcheck: done .* msgs=0 rcpt_ok=18 rcpt_bad=13 '
+  log_has exim '^rcptcheck: done .* msgs=0 rcpt_ok=18 rcpt_bad=15 '
 
 # ordering in one pipelined burst: good, bad, good, DATA
 message "$T/m2" "pipelined"
