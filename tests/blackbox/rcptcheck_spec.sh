@@ -26,8 +26,10 @@ echo example.test > "$Q/control/me"
 printf 'example.test\ncatchall.test\n' > "$Q/control/locals"
 printf 'example.test\ncatchall.test\n' > "$Q/control/rcpthosts"
 echo example.test > "$Q/control/envnoathost"
+echo example.test > "$Q/control/percenthack"
+echo virt.test:virtuser > "$Q/control/virtualdomains"
 printf '%s\n' alice@example.test Bob@Example.TEST list-default@example.test \
-  @catchall.test > "$T/valid-rcpt"
+  @catchall.test valice@virt.test > "$T/valid-rcpt"
 "$SRC/rcptcheck-cdb" "$T/valid-rcpt" "$T/valid.cdb"
 chmod 644 "$T/valid.cdb"
 export QMAILHOME=$Q RCPTCHECK_CDB=$T/valid.cdb
@@ -102,6 +104,16 @@ send RCPT TO:<anyone@catchall.test>
 expect 250
 send RCPT TO:<list-foo@example.test>
 expect 250
+send RCPT TO:<ALICE@example.test>
+expect 250
+send RCPT TO:<alice%example.test@example.test>
+expect 250
+send RCPT TO:<nosuch%example.test@example.test>
+expect 550
+send RCPT TO:<valice@virt.test>
+expect 250
+send RCPT TO:<nosuch@Virt.Test>
+expect 550
 send RSET
 expect 250
 send QUIT
@@ -967,11 +979,22 @@ expect 220
 send EHLO client.test
 expect 250
 file $T/b3.burst"
-check "bursts: all three sessions ended" wait_for 100 done_lines burst 3
+# A bare LF inside the burst: nothing of it is delivered.
+{ printf 'DATA\r\nSubject: burst smuggle\r\n\r\nbody\n.\nMAIL FROM:<smuggler@elsewhere.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\nsmuggled\r\n.\r\nQUIT\r\n'; } > "$T/b5.burst"
+check "DATA+message with a bare LF+QUIT burst, then close: client side ran" client "$PORT" "
+expect 220
+send EHLO client.test
+expect 250
+send MAIL FROM:<s@elsewhere.test>
+expect 250
+send RCPT TO:<alice@example.test>
+expect 250
+file $T/b5.burst"
+check "bursts: all four sessions ended" wait_for 100 done_lines burst 4
 for b in b1 b2 b3; do
   check "burst $b: message arrived byte for byte" wait_for 60 maildir_has "$T/$b"
 done
-check "bursts: each message exactly once" still_count $((N0+3))
+check "bursts: each message exactly once, nothing from the smuggling burst" still_count $((N0+3))
 stop_server "$SERVER_PID"
 
 serve burstslow "$RC" "${SLOW[@]}" 300 "${EXIM[@]}"
