@@ -1021,6 +1021,7 @@ TCPSERVER_OPTS=-v serve dict3 env RCPTCHECK_MAXBAD=3 "$RC" "${FAKE[@]}" --events
 check "RCPTCHECK_MAXBAD=3: 421 4.7.0 after 3 unknown recipients, then close" "${SPEC[@]}" dictionary "$PORT" 3
 check "RCPTCHECK_MAXBAD=3: no unknown recipient reached the downstream" has_not "$E" nosuch
 check "RCPTCHECK_MAXBAD=3: the session ended with exit status 0" wait_for 60 status0 dict3 1
+check "RCPTCHECK_MAXBAD=3: RSET does not reset the count" "${SPEC[@]}" dictionary "$PORT" 3 rset
 stop_server "$SERVER_PID"
 serve dict10 "$RC" "${FAKE[@]}"
 check "RCPTCHECK_MAXBAD unset: the default is 10" "${SPEC[@]}" dictionary "$PORT" 10

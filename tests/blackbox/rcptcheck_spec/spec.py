@@ -2,7 +2,9 @@
 """Raw-socket cases of rcptcheck_spec.sh that the scripted client cannot
 express. Each prints a transcript and exits 0 only when the case holds.
 
-  spec.py dictionary PORT MAX     MAX-limit for unknown recipients
+  spec.py dictionary PORT MAX [rset]
+                                  MAX-limit for unknown recipients (with
+                                  "rset": a new transaction before each)
   spec.py bigmsg PORT SERVERPID FILE RCPT
                                   sends FILE (CRLF) as one message and
                                   reports the proxy's peak RSS growth
@@ -71,7 +73,7 @@ def fail(msg):
     sys.exit(1)
 
 
-def dictionary(port, mx):
+def dictionary(port, mx, rset=False):
     c = Conn(port)
     if c.reply()[0] != 220:
         fail("no greeting")
@@ -80,8 +82,25 @@ def dictionary(port, mx):
     c.send(b"MAIL FROM:<d@elsewhere.test>\r\n")
     c.reply()
     n550 = 0
-    got421 = False
+
+    def closed(lines):
+        if b"4.7.0" not in b"".join(lines):
+            fail("421 without 4.7.0")
+        if n550 not in (mx - 1, mx):
+            fail("421 after %d times 550, want %d (or %d)" % (n550, mx, mx - 1))
+        if not c.eof():
+            fail("session not closed after 421")
+        print("ok: %d times 550, then 421 4.7.0 and close" % n550)
+
     for i in range(1, mx + 3):
+        if rset and i > 1:
+            c.send(b"RSET\r\nMAIL FROM:<d@elsewhere.test>\r\n")
+            for _ in range(2):
+                code, lines = c.reply()
+                if code == 421:
+                    return closed(lines)
+                if code != 250:
+                    fail("RSET/MAIL: %r" % code)
         try:
             c.send(b"RCPT TO:<nosuch%d@example.test>\r\n" % i)
         except OSError as e:
@@ -96,18 +115,9 @@ def dictionary(port, mx):
                 fail("more than %d replies 550: no limit" % mx)
             continue
         if code == 421:
-            if b"4.7.0" not in b"".join(lines):
-                fail("421 without 4.7.0")
-            got421 = True
-            break
+            return closed(lines)
         fail("unexpected reply %r after %d times 550" % (code, n550))
-    if not got421:
-        fail("no 421")
-    if n550 not in (mx - 1, mx):
-        fail("421 after %d times 550, want %d (or %d)" % (n550, mx, mx - 1))
-    if not c.eof():
-        fail("session not closed after 421")
-    print("ok: %d times 550, then 421 4.7.0 and close" % n550)
+    fail("no 421")
 
 
 def hwm(pid):
@@ -319,7 +329,7 @@ def genline(path, mb):
 def main():
     cmd = sys.argv[1]
     if cmd == "dictionary":
-        dictionary(int(sys.argv[2]), int(sys.argv[3]))
+        dictionary(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:] == ["rset"])
     elif cmd == "bigmsg":
         bigmsg(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5])
     elif cmd == "badcmd":
