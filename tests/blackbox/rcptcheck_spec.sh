@@ -834,11 +834,14 @@ serve dead0 "$RC" sh -c 'exit 0'
 check "downstream exits at once: 421/451 greeting and close" client "$PORT" "
 expect 421 451
 expect-eof"
+check "dead0: rcptcheck itself ended (summary logged)" wait_for 60 done_lines dead0 1
 stop_server "$SERVER_PID"
 serve dead1 "$RC" /nonexistent/downstream
 check "downstream cannot be run: 421/451 and close" client "$PORT" "
 expect 421 451
 expect-eof"
+check "dead1: a summary, or the fatal line naming the program" wait_for 60 \
+  log_has dead1 '^rcptcheck: (done ip=127\.0\.0\.1 |fatal: .*/nonexistent/downstream)'
 stop_server "$SERVER_PID"
 serve dead2 "$RC" "${FAKE[@]}" --die-after MAIL
 check "downstream dies at MAIL: 421/451 and close" client "$PORT" "
@@ -848,11 +851,13 @@ expect 250
 send MAIL FROM:<s@elsewhere.test>
 expect 421 451
 expect-eof"
+check "dead2: rcptcheck itself ended (summary logged)" wait_for 60 done_lines dead2 1
 stop_server "$SERVER_PID"
 serve garbage0 "$RC" sh -c 'printf "hello, I am no SMTP server\r\n"; sleep 8'
 check "downstream greets with garbage: 421 and close" client "$PORT" "
 expect 421
 expect-eof"
+check "garbage0: rcptcheck itself ended (summary logged)" wait_for 60 done_lines garbage0 1
 stop_server "$SERVER_PID"
 serve garbage "$RC" "${FAKE[@]}" --garbage MAIL
 check "downstream answers garbage: 421 and close" client "$PORT" "
@@ -862,6 +867,7 @@ expect 250
 send MAIL FROM:<s@elsewhere.test>
 expect 421
 expect-eof"
+check "garbage: rcptcheck itself ended (summary logged)" wait_for 60 done_lines garbage 1
 stop_server "$SERVER_PID"
 E=$(ev dead3)
 serve dead3 "$RC" "${FAKE[@]}" --events "$E" --die-in-data 100
@@ -881,6 +887,7 @@ file $T/q.line
 expect 421 451
 expect-eof"
 check "downstream dies in DATA: it did die there" grep -q '^DIED-IN-DATA' "$E"
+check "dead3: rcptcheck itself ended (summary logged)" wait_for 60 done_lines dead3 1
 
 # exim killed with SIGKILL in the middle of DATA (200 kB in, so that exim
 # has written the first part to its spool file).
@@ -1138,7 +1145,8 @@ fi
 ########################################################################
 # Deadlines (variable names from najimi.7): a downstream that never
 # answers, a client that goes quiet; and QUIT closes the downstream's input.
-serve hang env RCPTCHECK_REPLYTIMEOUT=2 "$RC" "${FAKE[@]}" --hang MAIL
+E=$(ev hang)
+serve hang env RCPTCHECK_REPLYTIMEOUT=2 "$RC" "${FAKE[@]}" --events "$E" --hang MAIL
 check "downstream hangs (RCPTCHECK_REPLYTIMEOUT=2): 421/451 and close, no hang" \
   $CLIENT --timeout 8 --port "$PORT" - <<'S'
 expect 220
@@ -1148,6 +1156,9 @@ send MAIL FROM:<s@elsewhere.test>
 expect 421 451
 expect-eof
 S
+check "downstream hangs: it is not left behind (closed or killed, and reaped)" \
+  wait_for 60 sh -c "p=\$(sed -n 's/^PID //p' '$E'); [ -n \"\$p\" ] && ! kill -0 \$p 2>/dev/null"
+check "downstream hangs: rcptcheck itself ended (summary logged)" wait_for 60 done_lines hang 1
 stop_server "$SERVER_PID"
 serve idle env RCPTCHECK_TIMEOUT=2 "$RC" "${EXIM[@]}"
 N0=$(maildir_count)

@@ -4,6 +4,7 @@
 It stands where qmail-smtpd would, and writes an event log that shows
 exactly what reached it:
 
+    PID <pid>                           its process id, at start
     CMD <line as Python bytes repr>     every command line it received
     MSG <n> <size> <sha256>             a message it received (CRLF.CRLF)
     EOF-IN-DATA <size>                  stdin closed in the middle of DATA
@@ -130,6 +131,7 @@ def tls_raw():
             sys.exit(0)
 
 
+event("PID %d" % os.getpid())
 out(b"220 fake.test ESMTP fakesmtp\r\n")
 nmsg = 0
 while True:
