@@ -10,6 +10,8 @@ express. Each prints a transcript and exits 0 only when the case holds.
                                   reports the proxy's peak RSS growth
   spec.py genmsg FILE MB          writes a deterministic CRLF message
   spec.py genline FILE MB         the same with one body line of MB megabytes
+  spec.py tarpit PORT            RCPTCHECK_TARPIT=1: the pause after an
+                                  unknown recipient grows
   spec.py badcmd PORT SERVERPID  malformed commands against fakesmtp.py:
                                   500/501, the session goes on, and the
                                   proxy's peak RSS stays flat
@@ -118,6 +120,25 @@ def dictionary(port, mx, rset=False):
             return closed(lines)
         fail("unexpected reply %r after %d times 550" % (code, n550))
     fail("no 421")
+
+
+def tarpit(port):
+    c = Conn(port, timeout=30)
+    if c.reply()[0] != 220:
+        fail("no greeting")
+    c.send(b"EHLO tarpit.test\r\nMAIL FROM:<t@elsewhere.test>\r\n")
+    c.reply()
+    c.reply()
+    lat = []
+    for i in (1, 2):
+        t = time.monotonic()
+        c.send(b"RCPT TO:<nosuch%d@example.test>\r\n" % i)
+        if c.reply()[0] != 550:
+            fail("want 550")
+        lat.append(time.monotonic() - t)
+    print("# replies to two unknown recipients after %s s" % ["%.2f" % x for x in lat])
+    if lat[1] < 0.9 or lat[1] < lat[0] + 0.5:
+        fail("no growing pause")
 
 
 def hwm(pid):
@@ -332,6 +353,8 @@ def main():
         dictionary(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:] == ["rset"])
     elif cmd == "bigmsg":
         bigmsg(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5])
+    elif cmd == "tarpit":
+        tarpit(int(sys.argv[2]))
     elif cmd == "badcmd":
         badcmd(int(sys.argv[2]), int(sys.argv[3]))
     elif cmd == "tls":
