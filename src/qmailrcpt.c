@@ -15,6 +15,7 @@
  * read or a lookup fails for a temporary reason. */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -484,6 +485,9 @@ int nj_rcpt_check(nj_qmail *q, const char *addr)
     if (!x || !*x) { q->via = "notlocal"; return NJ_RCPT_NOTOURS; }
     rest = 0;
   }
+  /* RFC 5321 4.5.1: every domain we deliver for has a postmaster. It is
+   * never refused here, whatever the lists say: qmail decides. */
+  if (at == 10 && !strncasecmp(a, "postmaster", 10)) { q->via = "postmaster"; return NJ_RCPT_OK; }
   if (q->addrcdb) {
     r = addrcdb_check(q, a, at, a + at + 1, len - at - 1);
     if (r >= 0) return r;

@@ -230,7 +230,11 @@ int main(void)
   snprintf(p, sizeof p, "%s/home/alias/.qmail-default", top);
   unlink(p);
   users[4].name = "someoneelse";
-  CHECK("alias: no alias user, unknown", chk("postmaster@example.test") == BAD);
+  CHECK("alias: no alias user, unknown", chk("webmaster@example.test") == BAD);
+  CHECK("postmaster: accepted even with no alias user (RFC 5321 4.5.1)", chk("postmaster@example.test") == OK);
+  CHECK("postmaster: any case", chk("PostMaster@example.test") == OK);
+  CHECK("postmaster: bare local part", chk("postmaster") == OK);
+  CHECK("postmaster: a longer name is no postmaster", chk("postmasters@example.test") == BAD);
   users[4].name = "nj-alias";
 
   /* envnoathost and percenthack */
@@ -334,7 +338,8 @@ int main(void)
     put("control/locals", "example.test\ncatch.test\nuncovered.test\n");
     CHECK("addr cdb: listed address", chkcdb("joe@example.test", "valid.cdb") == OK);
     CHECK("addr cdb: listed address, any case", chkcdb("Joe@EXAMPLE.test", "valid.cdb") == OK);
-    CHECK("addr cdb: unlisted address in a listed domain", chkcdb("postmaster@example.test", "valid.cdb") == BAD);
+    CHECK("addr cdb: unlisted address in a listed domain", chkcdb("webmaster@example.test", "valid.cdb") == BAD);
+    CHECK("addr cdb: postmaster accepted though unlisted", chkcdb("postmaster@example.test", "valid.cdb") == OK);
     CHECK("addr cdb: -default fallback", chkcdb("list-news@example.test", "valid.cdb") == OK);
     CHECK("addr cdb: -default fallback, deeper", chkcdb("list-a-b@example.test", "valid.cdb") == OK);
     CHECK("addr cdb: list itself not covered by list-default", chkcdb("list@example.test", "valid.cdb") == BAD);
