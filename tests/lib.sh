@@ -93,6 +93,7 @@ rfc1413_hosts =
 received_header_text =
 message_size_limit = 200M
 smtp_accept_max_per_connection = 0
+smtp_accept_queue_per_connection = 0
 acl_smtp_rcpt = acl_rcpt
 acl_smtp_data = acl_data
 domainlist local_domains = *
