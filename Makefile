@@ -2,6 +2,7 @@
 #   make            build the programs into src/
 #   make check      every test (unit and black-box)
 #   make bench      the benchmarks under bench/, printing ratios
+#   make fuzz       libFuzzer over the parsers (FUZZTIME seconds)
 #   make install    PREFIX (/usr/local) and DESTDIR are honoured
 #   make clean
 
@@ -52,6 +53,17 @@ check: all $(UNIT)
 bench: all
 	bench/run
 
+# libFuzzer over the library's parsers of untrusted text (needs clang and
+# libclang-rt); runs FUZZTIME seconds from an empty corpus.
+FUZZTIME ?= 30
+fuzz:
+	mkdir -p tests/tmp/fuzz/corpus
+	clang $(NJ_CFLAGS) -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=undefined -o tests/tmp/fuzz/fuzz_parsers \
+	  tests/fuzz/fuzz_parsers.c $(LIBOBJ:.o=.c) $(LIBSTATIC)
+	tests/tmp/fuzz/fuzz_parsers -max_total_time=$(FUZZTIME) -max_len=512 \
+	  -print_final_stats=1 tests/tmp/fuzz/corpus
+
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man7
 	for p in $(PROGS); do install -m 755 src/$$p $(DESTDIR)$(BINDIR)/$$p; done
@@ -65,5 +77,5 @@ clean:
 	rm -f src/*.o src/libnajimi.a $(BINS) $(UNIT)
 	rm -rf tests/tmp
 
-.PHONY: all check bench install clean
+.PHONY: all check bench fuzz install clean
 .SECONDARY: $(LIBOBJ)
