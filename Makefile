@@ -78,4 +78,4 @@ clean:
 	rm -rf tests/tmp
 
 .PHONY: all check bench fuzz install clean
-.SECONDARY: $(LIBOBJ)
+.SECONDARY:
