@@ -10,7 +10,7 @@
 set -eu
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 SRC=$TOP/src
-RC=$SRC/rcptcheck
+RC=${RC:-$SRC/rcptcheck}
 T=$(mktemp -d /tmp/bench-rcptcheck.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 [ -x "$RC" ] || { echo "build first: make"; exit 111; }
