@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <linux/openat2.h>
+#include <skalibs/bytestr.h>
 #include <skalibs/sgetopt.h>
 #include <skalibs/strerr.h>
 #include <skalibs/types.h>
@@ -388,14 +389,12 @@ static int dynamic(const char *host, const char *file)
   static char text[PATTERNS_MAX + 1];
   const char *const *p;
   char lower[256];
-  size_t i, n = strlen(host);
+  size_t n = strlen(host);
   int r;
 
   if (n >= sizeof lower) return 1;            /* no real host name is that long */
-  for (i = 0; i <= n; i++) {
-    char c = host[i];
-    lower[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-  }
+  memcpy(lower, host, n + 1);
+  case_lowerb(lower, n);
 
   if (file) {
     ssize_t got = openreadnclose(file, text, PATTERNS_MAX);

@@ -21,6 +21,7 @@
 #include <pwd.h>
 #include <sys/stat.h>
 #include <cdb.h>
+#include <skalibs/bytestr.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/djbunix.h>
 #include <skalibs/strerr.h>
@@ -45,19 +46,6 @@ int nj_errno_temp(int e)
 
 static int lower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
 
-static void lowerb(char *s, size_t n)
-{
-  size_t i;
-  for (i = 0; i < n; i++) s[i] = (char)lower((unsigned char)s[i]);
-}
-
-static int case_eq(const char *a, const char *b, size_t n)
-{
-  size_t i;
-  for (i = 0; i < n; i++)
-    if (lower((unsigned char)a[i]) != lower((unsigned char)b[i])) return 0;
-  return 1;
-}
 
 void nj_qmail_init(nj_qmail *q, const char *home, const char *addrcdb,
                    const char *alias)
@@ -133,7 +121,7 @@ static const char *maplook(const stralloc *sa, const char *key, size_t n, int co
       if (!c) { i += len + 1; continue; }
       klen = (size_t)(c - e);
     }
-    if (klen == n && case_eq(e, key, n)) found = colon ? e + klen + 1 : e;
+    if (klen == n && !case_diffb(e, n, key)) found = colon ? e + klen + 1 : e;
     i += len + 1;
   }
   return found;
@@ -241,7 +229,7 @@ static int addrcdb_check(nj_qmail *q, const char *local, size_t llen,
    * system calls for 10 entries or 10^6 */
   key[0] = '@';
   memcpy(key + 1, dom, dlen);
-  lowerb(key + 1, dlen);
+  case_lowerb(key + 1, dlen);
   r = cdb_seek(fd, key, (unsigned)(dlen + 1), &vlen);
   if (r <= 0) goto out;
   if (vlen == 1) {
@@ -252,7 +240,7 @@ static int addrcdb_check(nj_qmail *q, const char *local, size_t llen,
   memcpy(key, local, llen);
   key[llen] = '@';
   memcpy(key + llen + 1, dom, dlen);
-  lowerb(key, llen + 1 + dlen);
+  case_lowerb(key, llen + 1 + dlen);
   r = cdb_seek(fd, key, (unsigned)(llen + 1 + dlen), &vlen);
   if (r < 0) goto out;
   if (r > 0) { q->via = "cdb"; r = NJ_RCPT_OK; goto done; }
@@ -263,7 +251,7 @@ static int addrcdb_check(nj_qmail *q, const char *local, size_t llen,
     memcpy(key + i, "default@", 8);
     memcpy(key + i + 8, dom, dlen);
     k = i + 8 + dlen;
-    lowerb(key, k);
+    case_lowerb(key, k);
     r = cdb_seek(fd, key, (unsigned)k, &vlen);
     if (r < 0) goto out;
     if (r > 0) { q->via = "cdb-default"; r = NJ_RCPT_OK; goto done; }
@@ -341,7 +329,7 @@ static int userscdb(nj_qmail *q, const char *local, size_t llen,
   key[0] = '!';
   memcpy(key + 1, local, llen);
   key[llen + 1] = 0;
-  lowerb(key, llen + 2);
+  case_lowerb(key, llen + 2);
   i = llen + 2;
   do {
     if (!flagwild || i == 1 || memchr(wild, key[i - 1], wlen)) {
@@ -426,7 +414,7 @@ static int local_check(nj_qmail *q, const char *local, size_t llen)
     if (e < USERLEN && (e == llen || local[e] == BREAK)) {
       memcpy(user, local, e);
       user[e] = 0;
-      lowerb(user, e);
+      case_lowerb(user, e);
       r = pwlook(q, user, 1, &pw);
       if (r < 0) return NJ_RCPT_TEMP;
       if (r > 0) {

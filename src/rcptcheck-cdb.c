@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <cdb.h>
+#include <skalibs/bytestr.h>
 #include <skalibs/sgetopt.h>
 #include <skalibs/strerr.h>
 #include <skalibs/stralloc.h>
@@ -38,12 +39,6 @@ static void die_format(const char *why)
   char n[ULONG_FMT];
   n[ulong_fmt(n, lineno)] = 0;
   strerr_dief(100, src, " line ", n, ": ", why);
-}
-
-static void lowerb(char *s, size_t n)
-{
-  size_t i;
-  for (i = 0; i < n; i++) if (s[i] >= 'A' && s[i] <= 'Z') s[i] = (char)(s[i] + 32);
 }
 
 /* users/assign, as qmail-newu reads it */
@@ -72,7 +67,7 @@ static void assign(struct cdb_make *cm, const stralloc *in)
       if (k >= 2 && !memchr(wild.s ? wild.s : "", line[k - 1], wild.len) &&
           !stralloc_catb(&wild, line + k - 1, 1)) strerr_diefu1sys(111, "allocate");
     } else if (!stralloc_0(&key)) strerr_diefu1sys(111, "allocate");
-    lowerb(key.s, key.len);
+    case_lowerb(key.s, key.len);
     data.len = 0;
     if (!stralloc_catb(&data, colon + 1, len - k - 1)) strerr_diefu1sys(111, "allocate");
     for (k = 0; k < data.len; k++)
@@ -120,7 +115,7 @@ static void addresses(struct cdb_make *cm, stralloc *in)
       at = last - 1;
     }
     if (at + 1 == line + len) die_format("empty domain");
-    lowerb(line, len);
+    case_lowerb(line, len);
     if (at == line) {
       /* @domain: the whole domain is valid */
       if (cdb_make_put(cm, line, (unsigned)len, "*", 1, CDB_PUT_REPLACE) < 0)
