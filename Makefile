@@ -24,17 +24,22 @@ LIBSTATIC = -Wl,-Bstatic $(LIBS) -Wl,-Bdynamic
 STATIC  ?= -static
 STATIC_PROGS = greetdelay ipgreylist
 
-# The internal library; every other src/*.c is one program.
-LIBOBJ  = src/ip.o src/log.o src/num.o src/io.o src/smtp.o src/qmailrcpt.o src/greylist.o src/stamp.o
-PROGS   = $(filter-out $(LIBOBJ:src/%.o=%),$(notdir $(basename $(wildcard src/*.c))))
+# A src/*.c with a main() is one program; every other is part of the
+# internal library (src/libnajimi.a).
+PROGSRC := $(shell grep -l '^int main' src/*.c)
+LIBOBJ  := $(patsubst %.c,%.o,$(filter-out $(PROGSRC),$(wildcard src/*.c)))
+PROGS   := $(notdir $(basename $(PROGSRC)))
 BINS    = $(PROGS:%=src/%)
 MAN8    = $(wildcard doc/*.8)
 UNIT    = $(basename $(wildcard tests/unit/test_*.c))
 
 all: $(BINS)
 
-src/%.o: src/%.c src/najimi.h
-	$(CC) $(NJ_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+# -MMD: each object's true header dependencies, in src/*.d.
+src/%.o: src/%.c
+	$(CC) $(NJ_CFLAGS) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(wildcard src/*.d tests/unit/*.d)
 
 src/libnajimi.a: $(LIBOBJ)
 	rm -f $@
@@ -44,8 +49,8 @@ src/%: src/%.o src/libnajimi.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< src/libnajimi.a \
 	  $(if $(filter $*,$(STATIC_PROGS)),$(STATIC) $(LIBS),$(LIBSTATIC))
 
-tests/unit/%: tests/unit/%.c src/libnajimi.a src/najimi.h
-	$(CC) $(NJ_CFLAGS) -Isrc $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< src/libnajimi.a $(LIBSTATIC)
+tests/unit/%: tests/unit/%.c src/libnajimi.a
+	$(CC) $(NJ_CFLAGS) -Isrc $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP -o $@ $< src/libnajimi.a $(LIBSTATIC)
 
 check: all $(UNIT)
 	tests/run
@@ -74,7 +79,7 @@ install: all
 	for f in control/*; do case $$f in *.cdb|*.tmp|*.stamp|*/deny.smtp|*/paths.mk) ;; *) install -m 644 $$f $(DESTDIR)$(PREFIX)/share/najimi/control/ ;; esac; done
 
 clean:
-	rm -f src/*.o src/libnajimi.a $(BINS) $(UNIT)
+	rm -f src/*.o src/*.d tests/unit/*.d src/libnajimi.a $(BINS) $(UNIT)
 	rm -rf tests/tmp
 
 .PHONY: all check bench fuzz install clean

@@ -35,6 +35,7 @@ cat > "$W/glbench.c" <<'C'
 #include <sys/wait.h>
 #include <sys/resource.h>
 #include "najimi.h"
+#include "greylist.h"
 const char *PROG = "glbench";
 static void ipof(unsigned long i, nj_ip *ip)
 {

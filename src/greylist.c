@@ -11,6 +11,7 @@
 #include <cdb.h>
 #include <skalibs/types.h>
 #include "najimi.h"
+#include "greylist.h"
 
 /* ------------------------------------------------------------ state keys */
 

@@ -19,6 +19,7 @@
 #include <skalibs/allreadwrite.h>
 #include <sys/wait.h>
 #include "najimi.h"
+#include "greylist.h"
 
 #define USAGE "ipgreylist-expire [ -n ] [ -v ] [ -j workers ] dir"
 #define DEF_WINDOW 86400UL

@@ -23,6 +23,7 @@
 #include <skalibs/strerr.h>
 #include <skalibs/types.h>
 #include "najimi.h"
+#include "greylist.h"
 
 #define USAGE "ipgreylist-mkwl cdb tmp < source"
 #define LINEMAX 1000

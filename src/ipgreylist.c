@@ -20,6 +20,7 @@
 #include <skalibs/types.h>
 #include <skalibs/djbunix.h>
 #include "najimi.h"
+#include "greylist.h"
 
 #define USAGE "ipgreylist [ -D ] [ -c ] [ -t timeout ] [ -d dir ] [ -w whitelist.cdb ] [ -p patterns ] prog [ args... ]"
 

@@ -7,6 +7,9 @@
  * smtp.c   the fake SMTP session that refuses a client
  * stamp.c  times of log lines: @tai64n labels, UTC dates
  *
+ * Subsystems with headers of their own: greylist.h (ipgreylist's keys,
+ * state and whitelist), qmailrcpt.h (recipients by qmail's rules).
+ *
  * Every program sets PROG (skalibs' strerr uses it) before calling in here.
  */
 #ifndef NAJIMI_H
@@ -14,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <skalibs/tai.h>
 
 /* ---------------------------------------------------------------- ip.c */
@@ -134,70 +138,6 @@ extern void nj_refuse(const nj_refusal *r) __attribute__((noreturn));
  * host name, else "najimi.local". */
 extern const char *nj_local_host(void);
 
-/* ------------------------------------------------------------ greylist.c */
-/* ipgreylist's state keys and files, and its whitelist cdb (tinycdb). */
-
-#include <time.h>
-
-#define NJ_GL_NAMEMAX 64  /* a state file name plus NUL */
-#define NJ_GL_FILEMAX 32  /* a valid state file is never longer */
-#define NJ_GL_COUNTMAX 999999999UL
-#define NJ_GL_V4MIN 8     /* shortest GREYLIST_V4PREFIX */
-#define NJ_GL_PENDING 1
-#define NJ_GL_REGULAR 2
-
-typedef struct nj_glkey_s {
-  char name[NJ_GL_NAMEMAX]; /* "192.0.2.9", "192.0.2.0-24", "2001:db8:1:2::-64" */
-  char dir1[3], dir2[3];    /* fan-out: DIR/dir1/dir2/name, two hex digits each */
-  unsigned int len;         /* prefix length of the key */
-  nj_ip ip;                 /* the masked address */
-} nj_glkey;
-
-/* The state key of a client: IPv4 masked to v4prefix (8..32, else 32),
- * IPv6 masked to /64; the file name and the two fan-out directories
- * (from a hash of the binary key) are built from the binary address only. */
-extern void nj_gl_key(nj_glkey *k, const nj_ip *ip, unsigned int v4prefix);
-/* 1 when name is exactly a file name nj_gl_key makes (any v4 prefix);
- * k is filled. Used by ipgreylist-expire to recognise its files. */
-extern int nj_gl_name_parse(const char *name, nj_glkey *k);
-/* A state file's text: "pending COUNT\n" or "regular COUNT\n".
- * Returns NJ_GL_PENDING, NJ_GL_REGULAR, or 0 when invalid. */
-extern int nj_gl_parse(const char *buf, size_t n, unsigned long *count);
-/* Writes the contents (at most NJ_GL_FILEMAX bytes); returns the length. */
-extern size_t nj_gl_fmt(char *buf, int state, unsigned long count);
-/* A state file is empty, its text in the extended attribute NJ_GL_XATTR,
- * so that it owns no data block (cheap to create and to remove); where
- * the file system has no user attributes the text is the file's data.
- * nj_gl_read reads either (s from fstat on fd): NJ_GL_PENDING,
- * NJ_GL_REGULAR, 0 when invalid or missing, -1 on a read error (errno).
- * nj_gl_write stores the text on a new file: 0, or an errno value. */
-#define NJ_GL_XATTR "user.najimi"
-struct stat;
-extern int nj_gl_read(int fd, const struct stat *s, unsigned long *count);
-extern int nj_gl_write(int fd, int state, unsigned long count);
-
-/* Whitelist cdb keys: "ADDR/LEN" (canonical, masked: "192.0.2.0/24",
- * "2001:db8::/32"), "=host.name" (an exact name, lower case) and
- * ".suffix.name" (any name ending in it). The value is empty (no expiry)
- * or "YYYY-MM-DD", the last day (UTC) on which the entry matches. */
-extern size_t nj_wl_netkey(char *buf, const nj_ip *ip, unsigned int len);
-/* A name as a key: "=name" (suffix 0) or, for ".suffix" input, ".suffix";
- * lower case, trailing dot dropped. 0 when the name is not a host name. */
-extern size_t nj_wl_hostkey(char *buf, size_t max, const char *host, int suffix);
-/* 1 when s (n bytes) is a valid YYYY-MM-DD date. */
-extern int nj_wl_date_ok(const char *s, size_t n);
-/* Today's UTC date as YYYY-MM-DD plus NUL (11 bytes). */
-extern void nj_wl_today(char *buf, time_t now);
-/* 1: an entry with this value matches today; 0: expired; -1: bad value. */
-extern int nj_wl_value_live(const char *v, size_t n, const char *today);
-/* Looks ip (may be 0) and host (TCPREMOTEHOST, may be 0) up in the cdb
- * file: every prefix of ip from the longest, then host exactly, then each
- * of its suffixes. 1: a live entry matched, written to match; 0: none
- * (*expired set when only an expired entry matched); -1: cannot open or
- * corrupt (errno; EPROTO for a corrupt cdb). */
-extern int nj_wl_lookup(const char *file, const nj_ip *ip, const char *host,
-                        time_t now, char *match, size_t matchmax, int *expired);
-
 /* ------------------------------------------------------------- stamp.c */
 
 #define NJ_TAI64N 25      /* "@" and 24 hex digits, as multilog t writes */
@@ -220,59 +160,5 @@ extern size_t nj_utc_fmt(char *buf, int64_t secs);
 /* Parses exactly that form (whole string, real calendar dates, 1970
  * onwards). 1 on success. */
 extern int nj_utc_scan(const char *s, int64_t *secs);
-
-/* ----------------------------------------------------------- qmailrcpt.c */
-/* Recipient validity by qmail's own delivery rules (realrcptto semantics),
- * read from a qmail tree, plus an optional cdb of valid addresses.
- * Used by rcptcheck. */
-
-#include <sys/stat.h>
-#include <pwd.h>
-#include <skalibs/stralloc.h>
-
-#define NJ_RCPT_NOTOURS 0   /* not a local domain: pass downstream untouched */
-#define NJ_RCPT_OK      1   /* a known recipient */
-#define NJ_RCPT_UNKNOWN 2   /* no such recipient: 550 */
-#define NJ_RCPT_TEMP    3   /* cannot tell now: 451 */
-
-#define NJ_ADDRMAX 1024     /* longest address handled (qmail-smtpd: 900) */
-
-typedef struct nj_qmail_s {
-  const char *home;         /* QMAILHOME, e.g. "/var/qmail" */
-  const char *addrcdb;      /* RCPTCHECK_CDB or 0 */
-  const char *alias;        /* the alias user, "alias" */
-  int state;                /* 0: controls not read yet, 1: read, -1: failed */
-  stralloc locals;          /* NUL-terminated lines */
-  stralloc vdoms;
-  stralloc percenthack;
-  stralloc envnoathost;     /* NUL-terminated */
-  int warned_cdb;           /* the missing RCPTCHECK_CDB warning was given */
-  const char *why;          /* why the last answer was UNKNOWN or TEMP */
-  const char *via;          /* which rule decided the last answer */
-  /* the system interface, replaceable by unit tests */
-  struct passwd *(*getpw)(const char *);
-  int (*statf)(const char *, struct stat *);
-} nj_qmail;
-
-/* Sets up q (nothing is read until the first check). */
-extern void nj_qmail_init(nj_qmail *q, const char *home, const char *addrcdb,
-                          const char *alias);
-
-/* Frees what q read. */
-extern void nj_qmail_free(nj_qmail *q);
-
-/* Checks one recipient address as qmail-smtpd stored it (addrparse
- * result, RELAYCLIENT already appended). Returns NJ_RCPT_*; q->why and
- * q->via say why. */
-extern int nj_rcpt_check(nj_qmail *q, const char *addr);
-
-/* qmail-smtpd's addrparse: extracts the address from the argument of
- * MAIL/RCPT ("TO:<a@b>"), strips a source route and quoting. Returns
- * the length written to out (NUL-terminated), or -1 if it does not fit
- * in outmax bytes. */
-extern long nj_addrparse(const char *arg, size_t n, char *out, size_t outmax);
-
-/* 1 when errno value e is temporary in qmail's sense (EIO, EAGAIN...). */
-extern int nj_errno_temp(int e);
 
 #endif

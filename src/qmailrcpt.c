@@ -26,6 +26,7 @@
 #include <skalibs/djbunix.h>
 #include <skalibs/strerr.h>
 #include "najimi.h"
+#include "qmailrcpt.h"
 
 #define USERLEN 32          /* qmail-getpw: usernames shorter than this */
 #define PATHMAX 4096

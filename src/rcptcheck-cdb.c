@@ -26,6 +26,7 @@
 #include <skalibs/djbunix.h>
 #include <skalibs/types.h>
 #include "najimi.h"
+#include "qmailrcpt.h"
 
 #define USAGE "rcptcheck-cdb [ -u ] source target"
 

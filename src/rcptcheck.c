@@ -30,6 +30,7 @@
 #include <skalibs/djbunix.h>
 #include <skalibs/sig.h>
 #include "najimi.h"
+#include "qmailrcpt.h"
 
 #define USAGE "rcptcheck [ -a aliasuser ] [ -t clienttimeout ] [ -r replytimeout ] [ -d datatimeout ] prog [ args... ]"
 

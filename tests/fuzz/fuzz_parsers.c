@@ -9,6 +9,8 @@
 #include <string.h>
 #include <stdio.h>
 #include "najimi.h"
+#include "greylist.h"
+#include "qmailrcpt.h"
 
 const char *PROG = "fuzz_parsers";
 

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <cdb.h>
 #include "najimi.h"
+#include "greylist.h"
 
 const char *PROG = "test_ipgreylist";
 static int failed;

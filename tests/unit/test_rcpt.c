@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <cdb.h>
 #include "najimi.h"
+#include "qmailrcpt.h"
 
 const char *PROG = "test_rcpt";
 static int failed;
