@@ -54,6 +54,7 @@ cat > "$T/drive.c" <<'C'
 #include <time.h>
 #include <sys/wait.h>
 #include "najimi.h"
+#include "qmailrcpt.h"
 const char *PROG = "bench";
 static int to, from; static pid_t pid;
 static char rb[8192]; static size_t rl;
