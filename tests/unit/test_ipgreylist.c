@@ -9,16 +9,12 @@
 #include <time.h>
 #include <sys/stat.h>
 #include <cdb.h>
+#include "check.h"
 #include "najimi.h"
 #include "greylist.h"
 
 const char *PROG = "test_ipgreylist";
-static int failed;
 
-#define CHECK(name, cond) do { \
-  if (cond) printf("ok - %s\n", name); \
-  else { printf("not ok - %s (%s:%d)\n", name, __FILE__, __LINE__); failed++; } \
-} while (0)
 
 static int key_is(const char *ip, unsigned int prefix, const char *want)
 {
@@ -248,6 +244,5 @@ int main(void)
   }
   unlink(file);
 
-  printf("# test_ipgreylist: %d failed\n", failed);
-  return failed ? 1 : 0;
+  return CHECK_DONE("test_ipgreylist");
 }

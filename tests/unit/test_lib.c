@@ -3,15 +3,11 @@
 #include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include "check.h"
 #include "najimi.h"
 
 const char *PROG = "test_lib";
-static int failed;
 
-#define CHECK(name, cond) do { \
-  if (cond) printf("ok - %s\n", name); \
-  else { printf("not ok - %s (%s:%d)\n", name, __FILE__, __LINE__); failed++; } \
-} while (0)
 
 static int ipfmt_is(const char *in, const char *want)
 {
@@ -143,6 +139,5 @@ int main(void)
     CHECK("log: format", !strcmp(l.buf, want));
   }
 
-  printf("# test_lib: %d failed\n", failed);
-  return failed ? 1 : 0;
+  return CHECK_DONE("test_lib");
 }

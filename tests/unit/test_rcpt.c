@@ -9,17 +9,13 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <cdb.h>
+#include "check.h"
 #include "najimi.h"
 #include "qmailrcpt.h"
 
 const char *PROG = "test_rcpt";
-static int failed;
 static char top[256];
 
-#define CHECK(name, cond) do { \
-  if (cond) printf("ok - %s\n", name); \
-  else { printf("not ok - %s (%s:%d)\n", name, __FILE__, __LINE__); failed++; } \
-} while (0)
 
 /* ------------------------------------------------ fake passwd */
 
@@ -362,5 +358,5 @@ int main(void)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", top);
     if (system(cmd)) {}
   }
-  return failed ? 1 : 0;
+  return CHECK_DONE("test_rcpt");
 }

@@ -2,15 +2,11 @@
  * (stamp.c): TAI64N labels and the UTC dates of its comments. */
 #include <stdio.h>
 #include <string.h>
+#include "check.h"
 #include "najimi.h"
 
 const char *PROG = "test_retrydeny";
-static int failed;
 
-#define CHECK(name, cond) do { \
-  if (cond) printf("ok - %s\n", name); \
-  else { printf("not ok - %s (%s:%d)\n", name, __FILE__, __LINE__); failed++; } \
-} while (0)
 
 static int tai_is(const char *s, int64_t want)
 {
@@ -92,6 +88,5 @@ int main(void)
   }
   CHECK("utc: format and scan agree from 1970 to 9999", ok);
 
-  printf("# test_retrydeny: %d failed\n", failed);
-  return failed ? 1 : 0;
+  return CHECK_DONE("test_retrydeny");
 }
