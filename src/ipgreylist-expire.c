@@ -1,8 +1,10 @@
 /* ipgreylist-expire: removes ipgreylist's stale state files: pending keys
  * older than GREYLIST_WINDOW and regulars older than GREYLIST_LIFETIME,
- * plus corrupt or future-dated files and old temporary files. Safe while
- * sessions run: a file is moved aside, checked again, and put back if a
- * session touched it meanwhile. */
+ * plus corrupt or future-dated files and old temporary files. A record
+ * goes exactly when ipgreylist's own verdict (nj_gl_verdict, over the
+ * record read as the file store reads it) would reset it, so the two can
+ * never disagree. Safe while sessions run: a file is moved aside, checked
+ * again, and put back if a session touched it meanwhile. */
 #include <errno.h>
 #include <string.h>
 #include <stdio.h>
@@ -22,9 +24,6 @@
 #include "greylist.h"
 
 #define USAGE "ipgreylist-expire [ -n ] [ -v ] [ -j workers ] dir"
-#define DEF_WINDOW 86400UL
-#define DEF_LIFETIME (36UL * 86400UL)
-#define MAX_SECS (3650UL * 86400UL)
 #define TMP_AGE 3600      /* a temporary file this old was left by a crash */
 #define MAXWORKERS 16
 
@@ -33,7 +32,8 @@ const char *PROG = "ipgreylist-expire";
 static int dryrun, verbose;
 static unsigned int workers = 1;   /* top-level directory xx goes to worker xx % workers */
 static unsigned char mine[MAXWORKERS];
-static unsigned long window, lifetime, keepall;
+static nj_glpolicy pol;
+static int64_t keepall;   /* no verdict resets a record this young */
 static time_t now;
 static char aside[32];    /* .expire.PID: where a file is checked before removal */
 static const char *topdir;
@@ -117,6 +117,35 @@ static int remove_stale(int dfd, const char *name, const struct stat *was)
   return 0;
 }
 
+/* Judges the file name (ls: its lstat, age: its age) as ipgreylist
+ * would: 1 and *what when the verdict is a reset (it goes), 0 when it is
+ * kept, -1 when it went meanwhile or cannot be read (then warned). */
+static int judge(int dfd, const char *name, const struct stat *ls, int64_t age,
+                 const char **what, const char *d1, const char *d2)
+{
+  struct stat fs;
+  nj_glrec r;
+  nj_glverdict v;
+  int e, fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno != ENOENT) warn_sys("open", d1, d2, name);
+    return -1;
+  }
+  if (fstat(fd, &fs) < 0) { close(fd); warn_sys("stat", d1, d2, name); return -1; }
+  if (fs.st_ino != ls->st_ino || fs.st_mtim.tv_sec != ls->st_mtim.tv_sec ||
+      fs.st_mtim.tv_nsec != ls->st_mtim.tv_nsec) {
+    close(fd);                  /* replaced or refreshed meanwhile: in use */
+    return 0;
+  }
+  e = nj_glf_record(fd, &fs, &r) < 0 ? errno : 0;
+  close(fd);
+  if (e) { errno = e; warn_sys("read", d1, d2, name); return -1; }
+  v = nj_gl_verdict(r.found, age, &pol);
+  if (v.is != NJ_GLV_RESET) return 0;
+  *what = v.reason == NJ_GLR_STALE ? "stale" : v.reason == NJ_GLR_LAPSED ? "lapsed" : "corrupt";
+  return 1;
+}
+
 static void leaf(int dfd, const char *d1, const char *d2)
 {
   DIR *dir = fdopendir(dfd);
@@ -126,7 +155,7 @@ static void leaf(int dfd, const char *d1, const char *d2)
     struct stat s;
     nj_glkey k;
     const char *what = 0;
-    long long age;
+    int64_t age;
     int r;
     errno = 0;
     e = readdir(dir);
@@ -155,41 +184,11 @@ static void leaf(int dfd, const char *d1, const char *d2)
       continue;
     }
     if (!S_ISREG(s.st_mode)) { n.skipped++; continue; }
-    age = (long long)now - (long long)s.st_mtime;
-    if (age < 0) what = "corrupt";               /* future-dated */
-    else if ((unsigned long long)age <= keepall) { n.kept++; continue; }
-    else {
-      struct stat fs;
-      unsigned long count;
-      int state;
-      int fd = openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-      if (fd < 0) {
-        if (errno != ENOENT) warn_sys("open", d1, d2, e->d_name);
-        continue;
-      }
-      if (fstat(fd, &fs) < 0) { close(fd); warn_sys("stat", d1, d2, e->d_name); continue; }
-      if (fs.st_ino != s.st_ino || fs.st_mtim.tv_sec != s.st_mtim.tv_sec ||
-          fs.st_mtim.tv_nsec != s.st_mtim.tv_nsec) {
-        close(fd);                /* replaced or refreshed meanwhile: in use */
-        n.kept++;
-        continue;
-      }
-      state = nj_gl_read(fd, &fs, &count);
-      close(fd);
-      if (state < 0) { warn_sys("read", d1, d2, e->d_name); continue; }
-      switch (state) {
-        case NJ_GL_PENDING:
-          if ((unsigned long long)age > window) what = "stale";
-          break;
-        case NJ_GL_REGULAR:
-          if ((unsigned long long)age > lifetime) what = "lapsed";
-          break;
-        default:
-          what = "corrupt";
-      }
-    }
-    if (!what) { n.kept++; continue; }
-    r = remove_stale(dfd, e->d_name, &s);
+    age = (int64_t)now - (int64_t)s.st_mtime;
+    if (age >= 0 && age <= keepall) { n.kept++; continue; }   /* not even read */
+    r = judge(dfd, e->d_name, &s, age, &what, d1, d2);
+    if (r < 0) continue;
+    if (r > 0) r = remove_stale(dfd, e->d_name, &s);
     if (r < 0) { warn_sys("remove", d1, d2, e->d_name); continue; }
     if (!r) { n.kept++; continue; }
     if (what[0] == 's') n.stale++;
@@ -260,9 +259,11 @@ int main(int argc, char const *const *argv)
   if (argc != 1) strerr_dieusage(100, USAGE);
   topdir = argv[0];
 
-  window = nj_env_ulong("GREYLIST_WINDOW", DEF_WINDOW, 1, MAX_SECS, 0);
-  lifetime = nj_env_ulong("GREYLIST_LIFETIME", DEF_LIFETIME, 1, MAX_SECS, 0);
-  keepall = window < lifetime ? window : lifetime;
+  /* The minimum delay never makes a record go: only the window and the
+   * lifetime matter here. */
+  pol.window = (int64_t)nj_env_ulong("GREYLIST_WINDOW", NJ_GL_DEF_WINDOW, 1, NJ_GL_MAX_SECS, 0);
+  pol.lifetime = (int64_t)nj_env_ulong("GREYLIST_LIFETIME", NJ_GL_DEF_LIFETIME, 1, NJ_GL_MAX_SECS, 0);
+  keepall = pol.window < pol.lifetime ? pol.window : pol.lifetime;
   now = time(0);
   memcpy(aside, ".expire.", 8);
   aside[8 + pid_fmt(aside + 8, getpid())] = 0;
