@@ -34,7 +34,7 @@ static unsigned int workers = 1;   /* top-level directory xx goes to worker xx %
 static unsigned char mine[MAXWORKERS];
 static nj_glpolicy pol;
 static int64_t keepall;   /* no verdict resets a record this young */
-static time_t now;
+static time_t now;        /* read again for every file */
 static char aside[32];    /* .expire.PID: where a file is checked before removal */
 static const char *topdir;
 
@@ -184,6 +184,9 @@ static void leaf(int dfd, const char *d1, const char *d2)
       continue;
     }
     if (!S_ISREG(s.st_mode)) { n.skipped++; continue; }
+    /* The clock is read after the file, as ipgreylist does: a regular a
+     * session refreshed since the walk began is not from the future. */
+    now = time(0);
     age = (int64_t)now - (int64_t)s.st_mtime;
     if (age >= 0 && age <= keepall) { n.kept++; continue; }   /* not even read */
     r = judge(dfd, e->d_name, &s, age, &what, d1, d2);
