@@ -262,10 +262,13 @@ int main(int argc, char const *const *argv)
   if (argc != 1) strerr_dieusage(100, USAGE);
   topdir = argv[0];
 
-  /* The minimum delay never makes a record go: only the window and the
-   * lifetime matter here. */
+  /* The rule's times as ipgreylist reads them. The minimum delay never
+   * makes a record go, but above the window it makes ipgreylist use the
+   * default window, and then so must this. */
+  pol.min = (int64_t)nj_env_ulong("GREYLIST_MIN", NJ_GL_DEF_MIN, 0, NJ_GL_MAX_SECS, 0);
   pol.window = (int64_t)nj_env_ulong("GREYLIST_WINDOW", NJ_GL_DEF_WINDOW, 1, NJ_GL_MAX_SECS, 0);
   pol.lifetime = (int64_t)nj_env_ulong("GREYLIST_LIFETIME", NJ_GL_DEF_LIFETIME, 1, NJ_GL_MAX_SECS, 0);
+  nj_gl_policy_check(&pol);
   keepall = pol.window < pol.lifetime ? pol.window : pol.lifetime;
   now = time(0);
   memcpy(aside, ".expire.", 8);

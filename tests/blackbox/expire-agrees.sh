@@ -1,9 +1,11 @@
 #!/bin/bash
-# ipgreylist-expire beside a live session, deterministically: a regular
-# that a session refreshes after the walk began is kept, not taken for a
-# future-dated (corrupt) file. A preloaded shim holds ipgreylist-expire at
-# its lstat of that record until the clock has moved past the second the
-# walk began in, and runs a real ipgreylist session for the key right then.
+# ipgreylist-expire removes a record only when ipgreylist would reset it.
+# 1. Beside a live session, deterministically: a regular that a session
+#    refreshes after the walk began is kept, not taken for a future-dated
+#    (corrupt) file. A preloaded shim holds ipgreylist-expire at its lstat
+#    of that record until the clock has moved past the second the walk
+#    began in, and runs a real ipgreylist session for the key right then.
+# 2. GREYLIST_MIN above GREYLIST_WINDOW: both programs use the defaults.
 . "$(dirname "$0")/../lib.sh"
 GL=$SRC/ipgreylist
 EXPIRE=$SRC/ipgreylist-expire
@@ -70,5 +72,18 @@ check "expire held at the regular while a session refreshes it: kept, the stale 
   grep -q '^ipgreylist: regular ip=10\.3\.0\.1 ' '$T/session.log'"
 check "the session was a regular's pass (the record it refreshed is the one kept)" \
   grep -Eq '^ipgreylist: regular ip=10\.3\.0\.1 pid=[0-9]+ key=10\.3\.0\.1 age=17280[0-9]$' "$T/session.log"
+
+# 2. MIN above WINDOW: ipgreylist uses the default window (86400), so a
+#    pending record 60000 s old must be kept, and then let through.
+E2=$T/state2
+mkdir -p "$E2"
+E=$E2 mk 10.3.0.3 pending '-60000 seconds'
+check "GREYLIST_MIN above GREYLIST_WINDOW: expire keeps what ipgreylist still lets through, and says why" sh -c "
+  GREYLIST_MIN=100000 GREYLIST_WINDOW=50000 '$EXPIRE' '$E2' > '$T/expire2.out' 2> '$T/expire2.err' &&
+  grep -q ' files=1 kept=1 stale=0 ' '$T/expire2.out' && [ -n \"\$(find '$E2' -name 10.3.0.3)\" ] &&
+  grep -qF 'ipgreylist-expire: warning: GREYLIST_MIN=100000 above GREYLIST_WINDOW=50000, using both defaults' '$T/expire2.err'"
+check "GREYLIST_MIN above GREYLIST_WINDOW: ipgreylist lets that record through" sh -c "
+  GREYLIST_MIN=100000 GREYLIST_WINDOW=50000 PROTO=TCP TCPREMOTEIP=10.3.0.3 '$GL' -d '$E2' true < /dev/null 2> '$T/gl2.err' &&
+  grep -Eq '^ipgreylist: pass ip=10\.3\.0\.3 pid=[0-9]+ key=10\.3\.0\.3 age=600[0-9][0-9] count=0$' '$T/gl2.err'"
 
 finish
