@@ -239,13 +239,79 @@ static void level(int dfd, const char *d1)
   closedir(dir);
 }
 
+/* The walk is mostly system calls on metadata: one worker process per
+ * CPU (or -j), each taking its share of the top-level directories and
+ * sending its counts back over a pipe. Any worker that cannot be started
+ * leaves its share to this process. */
+static void walk(int dfd)
+{
+  unsigned int i;
+  pid_t pids[MAXWORKERS];
+  int p[2];
+  if (workers > 1 && pipe(p) < 0) workers = 1;
+  mine[0] = 1;
+  for (i = 1; i < workers; i++) {
+    pid_t pid = fork();
+    if (pid < 0) { mine[i] = 1; pids[i] = 0; continue; }
+    if (!pid) {
+      memset(mine, 0, sizeof mine);
+      mine[i] = 1;
+      close(p[0]);
+      level(dfd, 0);
+      _exit(allwrite(p[1], (char *)&n, sizeof n) == sizeof n ? 0 : 111);
+    }
+    pids[i] = pid;
+  }
+  level(dfd, 0);
+  if (workers <= 1) return;
+  close(p[1]);
+  for (i = 1; i < workers; i++) {
+    counts c;
+    if (!pids[i]) continue;
+    if (allread(p[0], (char *)&c, sizeof c) != sizeof c) {
+      n.errors++;
+      strerr_warnw("a worker did not report its counts");
+    } else {
+      n.files += c.files; n.kept += c.kept; n.stale += c.stale; n.lapsed += c.lapsed;
+      n.corrupt += c.corrupt; n.tmp += c.tmp; n.skipped += c.skipped; n.errors += c.errors;
+    }
+  }
+  for (i = 1; i < workers; i++) {
+    int wstat;
+    if (pids[i] && (waitpid(pids[i], &wstat, 0) < 0 || !WIFEXITED(wstat) || WEXITSTATUS(wstat))) n.errors++;
+  }
+  close(p[0]);
+}
+
+static void summary(void)
+{
+  char fmt[8][ULONG_FMT + 1];
+  fmt[0][ulong_fmt(fmt[0], n.files)] = 0;
+  fmt[1][ulong_fmt(fmt[1], n.kept)] = 0;
+  fmt[2][ulong_fmt(fmt[2], n.stale)] = 0;
+  fmt[3][ulong_fmt(fmt[3], n.lapsed)] = 0;
+  fmt[4][ulong_fmt(fmt[4], n.corrupt)] = 0;
+  fmt[5][ulong_fmt(fmt[5], n.tmp)] = 0;
+  fmt[6][ulong_fmt(fmt[6], n.skipped)] = 0;
+  fmt[7][ulong_fmt(fmt[7], n.errors)] = 0;
+  buffer_puts(buffer_1, PROG);
+  buffer_puts(buffer_1, dryrun ? ": dry-run" : ": done");
+  buffer_puts(buffer_1, " files=");   buffer_puts(buffer_1, fmt[0]);
+  buffer_puts(buffer_1, " kept=");    buffer_puts(buffer_1, fmt[1]);
+  buffer_puts(buffer_1, " stale=");   buffer_puts(buffer_1, fmt[2]);
+  buffer_puts(buffer_1, " lapsed=");  buffer_puts(buffer_1, fmt[3]);
+  buffer_puts(buffer_1, " corrupt="); buffer_puts(buffer_1, fmt[4]);
+  buffer_puts(buffer_1, " tmp=");     buffer_puts(buffer_1, fmt[5]);
+  buffer_puts(buffer_1, " skipped="); buffer_puts(buffer_1, fmt[6]);
+  buffer_puts(buffer_1, " errors=");  buffer_puts(buffer_1, fmt[7]);
+  buffer_puts(buffer_1, "\n");
+  if (!buffer_flush(buffer_1)) strerr_diefu1sys(111, "write to stdout");
+}
+
 int main(int argc, char const *const *argv)
 {
   subgetopt l = SUBGETOPT_ZERO;
-  char fmt[8][ULONG_FMT + 1];
-  int dfd, optj = 0, p[2];
-  unsigned int i, started = 0;
-  pid_t pids[MAXWORKERS];
+  int dfd, optj = 0;
 
   for (;;) {
     int opt = subgetopt_r(argc, argv, "nvj:", &l);
@@ -273,75 +339,15 @@ int main(int argc, char const *const *argv)
   now = time(0);
   memcpy(aside, ".expire.", 8);
   aside[8 + pid_fmt(aside + 8, getpid())] = 0;
-
-  dfd = open(topdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) strerr_diefu2sys(111, "open ", topdir);
-
-  /* The walk is mostly system calls on metadata: one worker process per
-   * CPU (or -j), each taking its share of the top-level directories and
-   * sending its counts back over a pipe. Any worker that cannot be
-   * started leaves its share to this process. */
   if (!optj) {
     long c = sysconf(_SC_NPROCESSORS_ONLN);
     workers = c < 1 ? 1 : c > MAXWORKERS ? MAXWORKERS : (unsigned int)c;
   }
-  if (workers > 1 && pipe(p) < 0) workers = 1;
-  mine[0] = 1;
-  for (i = 1; i < workers; i++) {
-    pid_t pid = fork();
-    if (pid < 0) { mine[i] = 1; pids[i] = 0; continue; }
-    if (!pid) {
-      memset(mine, 0, sizeof mine);
-      mine[i] = 1;
-      close(p[0]);
-      level(dfd, 0);
-      _exit(allwrite(p[1], (char *)&n, sizeof n) == sizeof n ? 0 : 111);
-    }
-    pids[i] = pid;
-    started++;
-  }
-  level(dfd, 0);
-  close(dfd);
-  if (workers > 1) {
-    close(p[1]);
-    for (i = 1; i < workers; i++) {
-      counts c;
-      if (!pids[i]) continue;
-      if (allread(p[0], (char *)&c, sizeof c) != sizeof c) {
-        n.errors++;
-        strerr_warnw("a worker did not report its counts");
-      } else {
-        n.files += c.files; n.kept += c.kept; n.stale += c.stale; n.lapsed += c.lapsed;
-        n.corrupt += c.corrupt; n.tmp += c.tmp; n.skipped += c.skipped; n.errors += c.errors;
-      }
-    }
-    for (i = 1; i < workers; i++) {
-      int wstat;
-      if (pids[i] && (waitpid(pids[i], &wstat, 0) < 0 || !WIFEXITED(wstat) || WEXITSTATUS(wstat))) n.errors++;
-    }
-    close(p[0]);
-  }
-  (void)started;
 
-  fmt[0][ulong_fmt(fmt[0], n.files)] = 0;
-  fmt[1][ulong_fmt(fmt[1], n.kept)] = 0;
-  fmt[2][ulong_fmt(fmt[2], n.stale)] = 0;
-  fmt[3][ulong_fmt(fmt[3], n.lapsed)] = 0;
-  fmt[4][ulong_fmt(fmt[4], n.corrupt)] = 0;
-  fmt[5][ulong_fmt(fmt[5], n.tmp)] = 0;
-  fmt[6][ulong_fmt(fmt[6], n.skipped)] = 0;
-  fmt[7][ulong_fmt(fmt[7], n.errors)] = 0;
-  buffer_puts(buffer_1, PROG);
-  buffer_puts(buffer_1, dryrun ? ": dry-run" : ": done");
-  buffer_puts(buffer_1, " files=");   buffer_puts(buffer_1, fmt[0]);
-  buffer_puts(buffer_1, " kept=");    buffer_puts(buffer_1, fmt[1]);
-  buffer_puts(buffer_1, " stale=");   buffer_puts(buffer_1, fmt[2]);
-  buffer_puts(buffer_1, " lapsed=");  buffer_puts(buffer_1, fmt[3]);
-  buffer_puts(buffer_1, " corrupt="); buffer_puts(buffer_1, fmt[4]);
-  buffer_puts(buffer_1, " tmp=");     buffer_puts(buffer_1, fmt[5]);
-  buffer_puts(buffer_1, " skipped="); buffer_puts(buffer_1, fmt[6]);
-  buffer_puts(buffer_1, " errors=");  buffer_puts(buffer_1, fmt[7]);
-  buffer_puts(buffer_1, "\n");
-  if (!buffer_flush(buffer_1)) strerr_diefu1sys(111, "write to stdout");
+  dfd = open(topdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) strerr_diefu2sys(111, "open ", topdir);
+  walk(dfd);
+  close(dfd);
+  summary();
   return n.errors ? 111 : 0;
 }
