@@ -1,13 +1,15 @@
 /* greylist.c: what ipgreylist, ipgreylist-expire and ipgreylist-mkwl
- * share: the state key of a client, the state file's contents, and the
- * whitelist cdb's keys, values and lookup (tinycdb). */
+ * share: the state key of a client, the record's text, the greylist rule
+ * (nj_gl_verdict) and the decision that drives a store with it, and the
+ * whitelist cdb's keys, values and lookup (tinycdb). The file store is in
+ * greylist-files.c. */
 #include <string.h>
 #include <errno.h>
 #include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
+#include <skalibs/strerr.h>
 #include <cdb.h>
 #include <skalibs/types.h>
 #include "najimi.h"
@@ -83,7 +85,7 @@ int nj_gl_name_parse(const char *name, nj_glkey *k)
   return !strcmp(k->name, name);
 }
 
-/* ----------------------------------------------------------- state files */
+/* ----------------------------------------------------------- record text */
 
 int nj_gl_parse(const char *buf, size_t n, unsigned long *count)
 {
@@ -115,31 +117,115 @@ size_t nj_gl_fmt(char *buf, int state, unsigned long count)
   return n;
 }
 
-int nj_gl_read(int fd, const struct stat *s, unsigned long *count)
+/* --------------------------------------------------------------- verdict */
+
+void nj_gl_policy_check(nj_glpolicy *p)
 {
-  char buf[NJ_GL_FILEMAX + 1];
-  ssize_t r;
-  if (s->st_size > 0) {                       /* the text in the file itself */
-    if (s->st_size > NJ_GL_FILEMAX) return 0;
-    r = read(fd, buf, sizeof buf);
-  } else {                                    /* the text in the attribute */
-    r = fgetxattr(fd, NJ_GL_XATTR, buf, sizeof buf);
-    if (r < 0 && (errno == ENODATA || errno == ENOTSUP || errno == ERANGE)) return 0;
-  }
-  if (r < 0) return -1;
-  return nj_gl_parse(buf, (size_t)r, count);
+  char a[ULONG_FMT], b[ULONG_FMT];
+  if (p->min <= p->window) return;
+  a[ulong_fmt(a, (unsigned long)p->min)] = 0;
+  b[ulong_fmt(b, (unsigned long)p->window)] = 0;
+  strerr_warnw("GREYLIST_MIN=", a, " above GREYLIST_WINDOW=", b, ", using both defaults");
+  p->min = NJ_GL_DEF_MIN;
+  p->window = NJ_GL_DEF_WINDOW;
 }
 
-int nj_gl_write(int fd, int state, unsigned long count)
+static nj_glverdict verdict(int is, int reason)
 {
-  char buf[NJ_GL_FILEMAX];
-  size_t n = nj_gl_fmt(buf, state, count);
-  ssize_t w;
-  if (!fsetxattr(fd, NJ_GL_XATTR, buf, n, 0)) return 0;
-  if (errno != ENOTSUP) return errno;
-  w = write(fd, buf, n);                      /* no user attributes here */
-  if (w == (ssize_t)n) return 0;
-  return w < 0 ? errno : ENOSPC;
+  nj_glverdict v;
+  v.is = is;
+  v.reason = reason;
+  return v;
+}
+
+/* spamd's rule in najimi's words. A stranger's first attempt makes a
+ * record; the delay runs from it, so a retry must wait min seconds and
+ * come within the window; a regular stays one while it keeps coming. */
+nj_glverdict nj_gl_verdict(int found, int64_t age, const nj_glpolicy *p)
+{
+  switch (found) {
+    case NJ_GL_NONE: return verdict(NJ_GLV_NEW, 0);
+    case NJ_GL_PENDING: case NJ_GL_REGULAR: break;
+    case NJ_GL_SYMLINK: return verdict(NJ_GLV_RESET, NJ_GLR_SYMLINK);
+    case NJ_GL_NOTFILE: return verdict(NJ_GLV_RESET, NJ_GLR_NOTFILE);
+    default: return verdict(NJ_GLV_RESET, NJ_GLR_CORRUPT);
+  }
+  /* A record dated ahead of the clock cannot be aged: the clock went back
+   * or the record was planted. (A tolerated clock step would go here.) */
+  if (age < 0) return verdict(NJ_GLV_RESET, NJ_GLR_FUTURE);
+  if (found == NJ_GL_REGULAR)
+    return age <= p->lifetime ? verdict(NJ_GLV_REGULAR, 0) : verdict(NJ_GLV_RESET, NJ_GLR_LAPSED);
+  if (age < p->min) return verdict(NJ_GLV_TOO_SOON, 0);
+  if (age <= p->window) return verdict(NJ_GLV_PROMOTE, 0);
+  return verdict(NJ_GLV_RESET, NJ_GLR_STALE);
+}
+
+const char *nj_gl_reason(int reason)
+{
+  switch (reason) {
+    case NJ_GLR_CORRUPT: return "corrupt";
+    case NJ_GLR_FUTURE: return "future";
+    case NJ_GLR_LAPSED: return "lapsed";
+    case NJ_GLR_STALE: return "stale";
+    case NJ_GLR_SYMLINK: return "symlink";
+    case NJ_GLR_NOTFILE: return "not-a-file";
+    default: return "none";
+  }
+}
+
+int nj_gl_next(const nj_glrec *cur, int v, const struct timespec *now, nj_glrec *next)
+{
+  *next = *cur;
+  next->when = *now;
+  switch (v) {
+    case NJ_GLV_TOO_SOON:     /* counted; the delay still runs from the first attempt */
+      next->found = NJ_GL_PENDING;
+      if (next->count < NJ_GL_COUNTMAX) next->count++;
+      next->when = cur->when;
+      return NJ_GLW_KEEP;
+    case NJ_GLV_PROMOTE:      /* the count stays: how many retries it took */
+      next->found = NJ_GL_REGULAR;
+      return NJ_GLW_REPLACE;
+    case NJ_GLV_REGULAR:      /* every pass refreshes it (a refresh interval would go here) */
+      return NJ_GLW_TOUCH;
+    default:                  /* NEW, RESET: a stranger, first seen now */
+      next->found = NJ_GL_PENDING;
+      next->count = 0;
+      return v == NJ_GLV_NEW ? NJ_GLW_CREATE : NJ_GLW_REPLACE;
+  }
+}
+
+int nj_gl_decide(nj_glstore *s, const nj_glkey *k, const nj_glpolicy *p, nj_gldecision *d)
+{
+  int attempt;
+  for (attempt = 0; attempt < 3; attempt++) {
+    nj_glrec cur, next;
+    struct timespec now;
+    int how, e;
+    memset(d, 0, sizeof *d);
+    e = s->read(s, k, &cur);
+    if (e) { d->op = s->op; return e; }
+    /* The clock is read after the record, so that a record just made by a
+     * simultaneous session is never dated ahead of it. */
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (cur.found != NJ_GL_NONE) d->age = (int64_t)now.tv_sec - (int64_t)cur.when.tv_sec;
+    d->v = nj_gl_verdict(cur.found, d->age, p);
+    how = nj_gl_next(&cur, d->v.is, &now, &next);
+    d->count = next.count;
+    e = s->write(s, k, how, &next);
+    if (e == EEXIST && how == NJ_GLW_CREATE) continue;   /* another session was first: look again */
+    /* A stranger refused without a record would be new again at every
+     * retry, a 451 that never clears: that is a state failure. A count,
+     * a promotion or a refresh that fails changes nothing now. */
+    if (e && (d->v.is == NJ_GLV_NEW || d->v.is == NJ_GLV_RESET)) {
+      d->op = s->op ? s->op : d->v.is == NJ_GLV_NEW ? "create" : "reset";
+      return e;
+    }
+    d->werr = e;
+    return 0;
+  }
+  d->op = "create";
+  return EEXIST;
 }
 
 /* ------------------------------------------------------------- whitelist */

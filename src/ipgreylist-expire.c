@@ -1,8 +1,10 @@
 /* ipgreylist-expire: removes ipgreylist's stale state files: pending keys
  * older than GREYLIST_WINDOW and regulars older than GREYLIST_LIFETIME,
- * plus corrupt or future-dated files and old temporary files. Safe while
- * sessions run: a file is moved aside, checked again, and put back if a
- * session touched it meanwhile. */
+ * plus corrupt or future-dated files and old temporary files. A record
+ * goes exactly when ipgreylist's own verdict (nj_gl_verdict, over the
+ * record read as the file store reads it) would reset it, so the two can
+ * never disagree. Safe while sessions run: a file is moved aside, checked
+ * again, and put back if a session touched it meanwhile. */
 #include <errno.h>
 #include <string.h>
 #include <stdio.h>
@@ -22,9 +24,6 @@
 #include "greylist.h"
 
 #define USAGE "ipgreylist-expire [ -n ] [ -v ] [ -j workers ] dir"
-#define DEF_WINDOW 86400UL
-#define DEF_LIFETIME (36UL * 86400UL)
-#define MAX_SECS (3650UL * 86400UL)
 #define TMP_AGE 3600      /* a temporary file this old was left by a crash */
 #define MAXWORKERS 16
 
@@ -33,8 +32,9 @@ const char *PROG = "ipgreylist-expire";
 static int dryrun, verbose;
 static unsigned int workers = 1;   /* top-level directory xx goes to worker xx % workers */
 static unsigned char mine[MAXWORKERS];
-static unsigned long window, lifetime, keepall;
-static time_t now;
+static nj_glpolicy pol;
+static int64_t keepall;   /* no verdict resets a record this young */
+static time_t now;        /* read again for every file */
 static char aside[32];    /* .expire.PID: where a file is checked before removal */
 static const char *topdir;
 
@@ -117,6 +117,35 @@ static int remove_stale(int dfd, const char *name, const struct stat *was)
   return 0;
 }
 
+/* Judges the file name (ls: its lstat, age: its age) as ipgreylist
+ * would: 1 and *what when the verdict is a reset (it goes), 0 when it is
+ * kept, -1 when it went meanwhile or cannot be read (then warned). */
+static int judge(int dfd, const char *name, const struct stat *ls, int64_t age,
+                 const char **what, const char *d1, const char *d2)
+{
+  struct stat fs;
+  nj_glrec r;
+  nj_glverdict v;
+  int e, fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno != ENOENT) warn_sys("open", d1, d2, name);
+    return -1;
+  }
+  if (fstat(fd, &fs) < 0) { close(fd); warn_sys("stat", d1, d2, name); return -1; }
+  if (fs.st_ino != ls->st_ino || fs.st_mtim.tv_sec != ls->st_mtim.tv_sec ||
+      fs.st_mtim.tv_nsec != ls->st_mtim.tv_nsec) {
+    close(fd);                  /* replaced or refreshed meanwhile: in use */
+    return 0;
+  }
+  e = nj_glf_record(fd, &fs, &r) < 0 ? errno : 0;
+  close(fd);
+  if (e) { errno = e; warn_sys("read", d1, d2, name); return -1; }
+  v = nj_gl_verdict(r.found, age, &pol);
+  if (v.is != NJ_GLV_RESET) return 0;
+  *what = v.reason == NJ_GLR_STALE ? "stale" : v.reason == NJ_GLR_LAPSED ? "lapsed" : "corrupt";
+  return 1;
+}
+
 static void leaf(int dfd, const char *d1, const char *d2)
 {
   DIR *dir = fdopendir(dfd);
@@ -126,7 +155,7 @@ static void leaf(int dfd, const char *d1, const char *d2)
     struct stat s;
     nj_glkey k;
     const char *what = 0;
-    long long age;
+    int64_t age;
     int r;
     errno = 0;
     e = readdir(dir);
@@ -155,41 +184,14 @@ static void leaf(int dfd, const char *d1, const char *d2)
       continue;
     }
     if (!S_ISREG(s.st_mode)) { n.skipped++; continue; }
-    age = (long long)now - (long long)s.st_mtime;
-    if (age < 0) what = "corrupt";               /* future-dated */
-    else if ((unsigned long long)age <= keepall) { n.kept++; continue; }
-    else {
-      struct stat fs;
-      unsigned long count;
-      int state;
-      int fd = openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-      if (fd < 0) {
-        if (errno != ENOENT) warn_sys("open", d1, d2, e->d_name);
-        continue;
-      }
-      if (fstat(fd, &fs) < 0) { close(fd); warn_sys("stat", d1, d2, e->d_name); continue; }
-      if (fs.st_ino != s.st_ino || fs.st_mtim.tv_sec != s.st_mtim.tv_sec ||
-          fs.st_mtim.tv_nsec != s.st_mtim.tv_nsec) {
-        close(fd);                /* replaced or refreshed meanwhile: in use */
-        n.kept++;
-        continue;
-      }
-      state = nj_gl_read(fd, &fs, &count);
-      close(fd);
-      if (state < 0) { warn_sys("read", d1, d2, e->d_name); continue; }
-      switch (state) {
-        case NJ_GL_PENDING:
-          if ((unsigned long long)age > window) what = "stale";
-          break;
-        case NJ_GL_REGULAR:
-          if ((unsigned long long)age > lifetime) what = "lapsed";
-          break;
-        default:
-          what = "corrupt";
-      }
-    }
-    if (!what) { n.kept++; continue; }
-    r = remove_stale(dfd, e->d_name, &s);
+    /* The clock is read after the file, as ipgreylist does: a regular a
+     * session refreshed since the walk began is not from the future. */
+    now = time(0);
+    age = (int64_t)now - (int64_t)s.st_mtime;
+    if (age >= 0 && age <= keepall) { n.kept++; continue; }   /* not even read */
+    r = judge(dfd, e->d_name, &s, age, &what, d1, d2);
+    if (r < 0) continue;
+    if (r > 0) r = remove_stale(dfd, e->d_name, &s);
     if (r < 0) { warn_sys("remove", d1, d2, e->d_name); continue; }
     if (!r) { n.kept++; continue; }
     if (what[0] == 's') n.stale++;
@@ -237,47 +239,15 @@ static void level(int dfd, const char *d1)
   closedir(dir);
 }
 
-int main(int argc, char const *const *argv)
+/* The walk is mostly system calls on metadata: one worker process per
+ * CPU (or -j), each taking its share of the top-level directories and
+ * sending its counts back over a pipe. Any worker that cannot be started
+ * leaves its share to this process. */
+static void walk(int dfd)
 {
-  subgetopt l = SUBGETOPT_ZERO;
-  char fmt[8][ULONG_FMT + 1];
-  int dfd, optj = 0, p[2];
-  unsigned int i, started = 0;
+  unsigned int i;
   pid_t pids[MAXWORKERS];
-
-  for (;;) {
-    int opt = subgetopt_r(argc, argv, "nvj:", &l);
-    if (opt == -1) break;
-    switch (opt) {
-      case 'n': dryrun = 1; verbose = 1; break;
-      case 'v': verbose = 1; break;
-      case 'j': workers = (unsigned int)nj_opt_ulong('j', l.arg, 1, MAXWORKERS); optj = 1; break;
-      default: strerr_dieusage(100, USAGE);
-    }
-  }
-  argc -= l.ind;
-  argv += l.ind;
-  if (argc != 1) strerr_dieusage(100, USAGE);
-  topdir = argv[0];
-
-  window = nj_env_ulong("GREYLIST_WINDOW", DEF_WINDOW, 1, MAX_SECS, 0);
-  lifetime = nj_env_ulong("GREYLIST_LIFETIME", DEF_LIFETIME, 1, MAX_SECS, 0);
-  keepall = window < lifetime ? window : lifetime;
-  now = time(0);
-  memcpy(aside, ".expire.", 8);
-  aside[8 + pid_fmt(aside + 8, getpid())] = 0;
-
-  dfd = open(topdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) strerr_diefu2sys(111, "open ", topdir);
-
-  /* The walk is mostly system calls on metadata: one worker process per
-   * CPU (or -j), each taking its share of the top-level directories and
-   * sending its counts back over a pipe. Any worker that cannot be
-   * started leaves its share to this process. */
-  if (!optj) {
-    long c = sysconf(_SC_NPROCESSORS_ONLN);
-    workers = c < 1 ? 1 : c > MAXWORKERS ? MAXWORKERS : (unsigned int)c;
-  }
+  int p[2];
   if (workers > 1 && pipe(p) < 0) workers = 1;
   mine[0] = 1;
   for (i = 1; i < workers; i++) {
@@ -291,31 +261,31 @@ int main(int argc, char const *const *argv)
       _exit(allwrite(p[1], (char *)&n, sizeof n) == sizeof n ? 0 : 111);
     }
     pids[i] = pid;
-    started++;
   }
   level(dfd, 0);
-  close(dfd);
-  if (workers > 1) {
-    close(p[1]);
-    for (i = 1; i < workers; i++) {
-      counts c;
-      if (!pids[i]) continue;
-      if (allread(p[0], (char *)&c, sizeof c) != sizeof c) {
-        n.errors++;
-        strerr_warnw("a worker did not report its counts");
-      } else {
-        n.files += c.files; n.kept += c.kept; n.stale += c.stale; n.lapsed += c.lapsed;
-        n.corrupt += c.corrupt; n.tmp += c.tmp; n.skipped += c.skipped; n.errors += c.errors;
-      }
+  if (workers <= 1) return;
+  close(p[1]);
+  for (i = 1; i < workers; i++) {
+    counts c;
+    if (!pids[i]) continue;
+    if (allread(p[0], (char *)&c, sizeof c) != sizeof c) {
+      n.errors++;
+      strerr_warnw("a worker did not report its counts");
+    } else {
+      n.files += c.files; n.kept += c.kept; n.stale += c.stale; n.lapsed += c.lapsed;
+      n.corrupt += c.corrupt; n.tmp += c.tmp; n.skipped += c.skipped; n.errors += c.errors;
     }
-    for (i = 1; i < workers; i++) {
-      int wstat;
-      if (pids[i] && (waitpid(pids[i], &wstat, 0) < 0 || !WIFEXITED(wstat) || WEXITSTATUS(wstat))) n.errors++;
-    }
-    close(p[0]);
   }
-  (void)started;
+  for (i = 1; i < workers; i++) {
+    int wstat;
+    if (pids[i] && (waitpid(pids[i], &wstat, 0) < 0 || !WIFEXITED(wstat) || WEXITSTATUS(wstat))) n.errors++;
+  }
+  close(p[0]);
+}
 
+static void summary(void)
+{
+  char fmt[8][ULONG_FMT + 1];
   fmt[0][ulong_fmt(fmt[0], n.files)] = 0;
   fmt[1][ulong_fmt(fmt[1], n.kept)] = 0;
   fmt[2][ulong_fmt(fmt[2], n.stale)] = 0;
@@ -336,5 +306,48 @@ int main(int argc, char const *const *argv)
   buffer_puts(buffer_1, " errors=");  buffer_puts(buffer_1, fmt[7]);
   buffer_puts(buffer_1, "\n");
   if (!buffer_flush(buffer_1)) strerr_diefu1sys(111, "write to stdout");
+}
+
+int main(int argc, char const *const *argv)
+{
+  subgetopt l = SUBGETOPT_ZERO;
+  int dfd, optj = 0;
+
+  for (;;) {
+    int opt = subgetopt_r(argc, argv, "nvj:", &l);
+    if (opt == -1) break;
+    switch (opt) {
+      case 'n': dryrun = 1; verbose = 1; break;
+      case 'v': verbose = 1; break;
+      case 'j': workers = (unsigned int)nj_opt_ulong('j', l.arg, 1, MAXWORKERS); optj = 1; break;
+      default: strerr_dieusage(100, USAGE);
+    }
+  }
+  argc -= l.ind;
+  argv += l.ind;
+  if (argc != 1) strerr_dieusage(100, USAGE);
+  topdir = argv[0];
+
+  /* The rule's times as ipgreylist reads them. The minimum delay never
+   * makes a record go, but above the window it makes ipgreylist use the
+   * default window, and then so must this. */
+  pol.min = (int64_t)nj_env_ulong("GREYLIST_MIN", NJ_GL_DEF_MIN, 0, NJ_GL_MAX_SECS, 0);
+  pol.window = (int64_t)nj_env_ulong("GREYLIST_WINDOW", NJ_GL_DEF_WINDOW, 1, NJ_GL_MAX_SECS, 0);
+  pol.lifetime = (int64_t)nj_env_ulong("GREYLIST_LIFETIME", NJ_GL_DEF_LIFETIME, 1, NJ_GL_MAX_SECS, 0);
+  nj_gl_policy_check(&pol);
+  keepall = pol.window < pol.lifetime ? pol.window : pol.lifetime;
+  now = time(0);
+  memcpy(aside, ".expire.", 8);
+  aside[8 + pid_fmt(aside + 8, getpid())] = 0;
+  if (!optj) {
+    long c = sysconf(_SC_NPROCESSORS_ONLN);
+    workers = c < 1 ? 1 : c > MAXWORKERS ? MAXWORKERS : (unsigned int)c;
+  }
+
+  dfd = open(topdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) strerr_diefu2sys(111, "open ", topdir);
+  walk(dfd);
+  close(dfd);
+  summary();
   return n.errors ? 111 : 0;
 }

@@ -2,7 +2,10 @@
  * seen for the first time is asked to come back later (451); one that
  * comes back after GREYLIST_MIN seconds, within GREYLIST_WINDOW, becomes a
  * regular and walks straight in for GREYLIST_LIFETIME. One small file per
- * key under DIR/xx/yy/, whose mtime is the reference time. */
+ * key under DIR/xx/yy/, whose mtime is the reference time. The rule is
+ * nj_gl_verdict (greylist.c), the files are greylist-files.c; main reads
+ * top to bottom: options, tcprules' verdicts, whitelist, selective mode,
+ * then the key, its decision (record, verdict, record) and the act. */
 #include <errno.h>
 #include <string.h>
 #include <stdlib.h>
@@ -12,8 +15,6 @@
 #include <regex.h>
 #include <time.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <linux/openat2.h>
 #include <skalibs/bytestr.h>
 #include <skalibs/sgetopt.h>
 #include <skalibs/strerr.h>
@@ -24,10 +25,6 @@
 
 #define USAGE "ipgreylist [ -D ] [ -c ] [ -t timeout ] [ -d dir ] [ -w whitelist.cdb ] [ -p patterns ] prog [ args... ]"
 
-#define DEF_MIN 300UL
-#define DEF_WINDOW 86400UL
-#define DEF_LIFETIME (36UL * 86400UL)
-#define MAX_SECS (3650UL * 86400UL)
 #define TEXTMAX 200
 #define PATTERNS_MAX 65536
 
@@ -139,23 +136,16 @@ static void deny(nj_log *l, const char *reply, int at_data)
 
 /* ---------------------------------------------------------------- state */
 
-static struct {
-  const char *dir;
-  nj_glkey k;
-  char path[400];             /* DIR/xx/yy/name, for logs */
-  char tmp[32];               /* .tmp.PID in the leaf directory */
-} st;
-
 /* A state failure: the decision cannot be made. Fail open (the next
  * program runs) unless -c, then 451 4.3.0. */
-static void state_fail(const char *op, int e) __attribute__((noreturn));
-static void state_fail(const char *op, int e)
+static void state_fail(const char *key, const char *op, const char *path, int e) __attribute__((noreturn));
+static void state_fail(const char *key, const char *op, const char *path, int e)
 {
   nj_log l;
   start(&l, "error");
-  nj_log_str(&l, "key", st.k.name);
+  nj_log_str(&l, "key", key);
   nj_log_str(&l, "op", op);
-  nj_log_str(&l, "path", st.path);
+  nj_log_str(&l, "path", path);
   nj_log_str(&l, "errno", errname(e));
   if (g.fail_closed)
     deny(&l, "451 4.3.0 temporary local problem, please try again later", g.at_data);
@@ -163,223 +153,44 @@ static void state_fail(const char *op, int e)
   pass(&l);
 }
 
-static int subdir(int at, const char *name)
-{
-  int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd >= 0 || errno != ENOENT) return fd;
-  if (mkdirat(at, name, 0700) < 0 && errno != EEXIST) return -1;
-  return openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-}
-
-/* Writes the state into a new private temporary file in dfd, with mtime
- * set to *mtime (0: now). 0 on success, else an errno value. */
-static int write_tmp(int dfd, int state, unsigned long count,
-                     const struct timespec *mtime)
-{
-  int fd = -1, tries, e;
-  for (tries = 0; tries < 2; tries++) {
-    fd = openat(dfd, st.tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd >= 0) break;
-    if (errno != EEXIST) return errno;
-    unlinkat(dfd, st.tmp, 0);       /* left behind by a dead process of our pid */
-  }
-  if (fd < 0) return EEXIST;
-  e = nj_gl_write(fd, state, count);
-  if (e) goto fail;
-  if (mtime) {
-    struct timespec ts[2];
-    ts[0].tv_sec = 0;
-    ts[0].tv_nsec = UTIME_NOW;
-    ts[1] = *mtime;
-    if (futimens(fd, ts) < 0) { e = errno; goto fail; }
-  }
-  if (close(fd) < 0) { e = errno; fd = -1; goto fail; }
-  return 0;
- fail:
-  if (fd >= 0) close(fd);
-  unlinkat(dfd, st.tmp, 0);
-  return e;
-}
-
-/* Atomically replaces the key's file. 0 or an errno value. */
-static int replace(int dfd, int state, unsigned long count, const struct timespec *mtime)
-{
-  int e = write_tmp(dfd, state, count, mtime);
-  if (e) return e;
-  if (renameat(dfd, st.tmp, dfd, st.k.name) < 0) {
-    e = errno;
-    unlinkat(dfd, st.tmp, 0);
-    return e;
-  }
-  return 0;
-}
-
-/* Creates the key's file only if there is none: link(2) never replaces
- * an entry, so of many simultaneous first connections exactly one wins,
- * and no one ever sees a half-written file. 0, or an errno value
- * (EEXIST: someone else was first). */
-static int create(int dfd)
-{
-  int e = write_tmp(dfd, NJ_GL_PENDING, 0, 0);
-  if (e) return e;
-  e = linkat(dfd, st.tmp, dfd, st.k.name, 0) < 0 ? errno : 0;
-  unlinkat(dfd, st.tmp, 0);
-  return e;
-}
-
-static void greylist_new(const char *reset, unsigned long was) __attribute__((noreturn));
-static void greylist_new(const char *reset, unsigned long was)
+/* The decision's one log line, then its reply or the next program. */
+static void act(const nj_glkey *k, const nj_gldecision *d, const nj_glpolicy *p) __attribute__((noreturn));
+static void act(const nj_glkey *k, const nj_gldecision *d, const nj_glpolicy *p)
 {
   nj_log l;
-  start(&l, "new");
-  nj_log_str(&l, "key", st.k.name);
-  nj_log_ulong(&l, "age", 0);
-  if (reset) {
-    nj_log_str(&l, "reset", reset);
-    if (was != ~0UL) nj_log_ulong(&l, "was", was);
+  switch (d->v.is) {
+    case NJ_GLV_NEW:
+    case NJ_GLV_RESET:
+      start(&l, "new");
+      nj_log_str(&l, "key", k->name);
+      nj_log_ulong(&l, "age", 0);
+      if (d->v.is == NJ_GLV_RESET) {
+        nj_log_str(&l, "reset", nj_gl_reason(d->v.reason));
+        if (d->v.reason == NJ_GLR_LAPSED || d->v.reason == NJ_GLR_STALE)
+          nj_log_ulong(&l, "was", (unsigned long)d->age);
+      }
+      deny(&l, "451 4.7.1 greylisted: this address is new here, please try again later", g.at_data);
+    case NJ_GLV_TOO_SOON:
+      start(&l, "too-soon");
+      nj_log_str(&l, "key", k->name);
+      nj_log_ulong(&l, "age", (unsigned long)d->age);
+      nj_log_ulong(&l, "count", d->count);
+      nj_log_ulong(&l, "min", (unsigned long)p->min);
+      if (d->werr) nj_log_str(&l, "error", errname(d->werr));
+      deny(&l, "451 4.7.1 greylisted: retried too soon, please try again later", g.at_data);
+    case NJ_GLV_PROMOTE:
+      start(&l, "pass");
+      nj_log_str(&l, "key", k->name);
+      nj_log_ulong(&l, "age", (unsigned long)d->age);
+      nj_log_ulong(&l, "count", d->count);
+      break;
+    default:
+      start(&l, "regular");
+      nj_log_str(&l, "key", k->name);
+      nj_log_ulong(&l, "age", (unsigned long)d->age);
   }
-  deny(&l, "451 4.7.1 greylisted: this address is new here, please try again later", g.at_data);
-}
-
-static void regular(int fd, unsigned long age) __attribute__((noreturn));
-static void regular(int fd, unsigned long age)
-{
-  nj_log l;
-  int e = futimens(fd, 0) < 0 ? errno : 0;    /* the pass refreshes it */
-  start(&l, "regular");
-  nj_log_str(&l, "key", st.k.name);
-  nj_log_ulong(&l, "age", age);
-  if (e) nj_log_str(&l, "error", errname(e));
+  if (d->werr) nj_log_str(&l, "error", errname(d->werr));
   pass(&l);
-}
-
-/* The common case in one path lookup: a regular's file opened with
- * openat2(RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH), so no component under
- * DIR can be a symlink. Anything else (no file, another state, a kernel
- * without openat2) returns, and the step-by-step path decides. */
-static void fast_regular(int dfd, unsigned long lifetime)
-{
-  char rel[NJ_GL_NAMEMAX + 8];
-  struct open_how how;
-  struct stat s;
-  struct timespec now;
-  unsigned long count;
-  int fd;
-  memcpy(rel, st.k.dir1, 2);
-  rel[2] = '/';
-  memcpy(rel + 3, st.k.dir2, 2);
-  rel[5] = '/';
-  memcpy(rel + 6, st.k.name, strlen(st.k.name) + 1);
-  memset(&how, 0, sizeof how);
-  how.flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-  fd = (int)syscall(SYS_openat2, dfd, rel, &how, sizeof how);
-  if (fd < 0) return;
-  if (fstat(fd, &s) == 0 && S_ISREG(s.st_mode)) {
-    int state = nj_gl_read(fd, &s, &count);
-    clock_gettime(CLOCK_REALTIME, &now);
-    if (state == NJ_GL_REGULAR &&
-        s.st_mtime <= now.tv_sec && (unsigned long)(now.tv_sec - s.st_mtime) <= lifetime)
-      regular(fd, (unsigned long)(now.tv_sec - s.st_mtime));
-  }
-  close(fd);
-}
-
-static void decide(const nj_ip *ip, unsigned int v4prefix, unsigned long min,
-                   unsigned long window, unsigned long lifetime)
-{
-  int dfd, d1, d2, attempt;
-  size_t n;
-
-  nj_gl_key(&st.k, ip, v4prefix);
-  n = strlen(st.dir);
-  if (n > 300) n = 300;
-  memcpy(st.path, st.dir, n);
-  st.path[n++] = '/';
-  memcpy(st.path + n, st.k.dir1, 2); n += 2;
-  st.path[n++] = '/';
-  memcpy(st.path + n, st.k.dir2, 2); n += 2;
-  st.path[n++] = '/';
-  memcpy(st.path + n, st.k.name, strlen(st.k.name) + 1);
-
-  dfd = open(st.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) state_fail("open-dir", errno);
-  fast_regular(dfd, lifetime);
-
-  memcpy(st.tmp, ".tmp.", 5);
-  st.tmp[5 + pid_fmt(st.tmp + 5, getpid())] = 0;
-  d1 = subdir(dfd, st.k.dir1);
-  if (d1 < 0) state_fail("subdir", errno);
-  d2 = subdir(d1, st.k.dir2);
-  if (d2 < 0) state_fail("subdir", errno);
-  close(d1);
-  close(dfd);
-
-  for (attempt = 0; attempt < 3; attempt++) {
-    const char *reset = 0;
-    unsigned long count = 0, age, was = ~0UL;
-    struct stat s;
-    struct timespec now;
-    int state, e;
-    int fd = openat(d2, st.k.name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-
-    if (fd < 0) {
-      if (errno == ENOENT) {
-        e = create(d2);
-        if (e == EEXIST) continue;          /* lost the race: look again */
-        if (e) state_fail("create", e);
-        greylist_new(0, 0);
-      }
-      if (errno != ELOOP) state_fail("open", errno);
-      reset = "symlink";
-    } else {
-      if (fstat(fd, &s) < 0) state_fail("stat", errno);
-      clock_gettime(CLOCK_REALTIME, &now);
-      if (!S_ISREG(s.st_mode)) reset = "not-a-file";
-      else {
-        state = nj_gl_read(fd, &s, &count);
-        if (state < 0) state_fail("read", errno);
-        if (!state) reset = "corrupt";
-        else if (s.st_mtime > now.tv_sec) reset = "future";
-        else {
-          age = (unsigned long)(now.tv_sec - s.st_mtime);
-          if (state == NJ_GL_REGULAR) {
-            if (age <= lifetime) regular(fd, age);
-            reset = "lapsed";
-            was = age;
-          } else if (age < min) {
-            nj_log l;
-            if (count < NJ_GL_COUNTMAX) count++;
-            e = replace(d2, NJ_GL_PENDING, count, &s.st_mtim);
-            start(&l, "too-soon");
-            nj_log_str(&l, "key", st.k.name);
-            nj_log_ulong(&l, "age", age);
-            nj_log_ulong(&l, "count", count);
-            nj_log_ulong(&l, "min", min);
-            if (e) nj_log_str(&l, "error", errname(e));
-            deny(&l, "451 4.7.1 greylisted: retried too soon, please try again later", g.at_data);
-          } else if (age <= window) {
-            nj_log l;
-            e = replace(d2, NJ_GL_REGULAR, count, 0);
-            start(&l, "pass");
-            nj_log_str(&l, "key", st.k.name);
-            nj_log_ulong(&l, "age", age);
-            nj_log_ulong(&l, "count", count);
-            if (e) nj_log_str(&l, "error", errname(e));
-            pass(&l);
-          } else {
-            reset = "stale";
-            was = age;
-          }
-        }
-      }
-      close(fd);
-    }
-    e = replace(d2, NJ_GL_PENDING, 0, 0);
-    if (e) state_fail("reset", e);
-    greylist_new(reset, was);
-  }
-  state_fail("create", EEXIST);
 }
 
 /* ---------------------------------------------------- selective mode */
@@ -444,28 +255,24 @@ static const char *env_or(const char *var, const char *opt)
   return s && *s ? s : opt;
 }
 
-int main(int argc, char const *const *argv)
+static struct {
+  const char *d, *w, *p;      /* -d dir, -w whitelist, -p patterns */
+} opt;
+
+static void options(int argc, char const *const *argv)
 {
   subgetopt l = SUBGETOPT_ZERO;
-  const char *opt_d = 0, *opt_w = 0, *opt_p = 0, *s, *wl, *host;
-  unsigned long min, window, lifetime, v4prefix;
-  char ipstr[NJ_IPFMT];
-  char reply[TEXTMAX + 16];
-  nj_ip ip;
-  int have_ip;
-  nj_log log;
-
   g.timeout = 60;
   for (;;) {
-    int opt = subgetopt_r(argc, argv, "Dct:d:w:p:", &l);
-    if (opt == -1) break;
-    switch (opt) {
+    int o = subgetopt_r(argc, argv, "Dct:d:w:p:", &l);
+    if (o == -1) break;
+    switch (o) {
       case 'D': g.at_data = 1; break;
       case 'c': g.fail_closed = 1; break;
       case 't': g.timeout = (unsigned int)nj_opt_ulong('t', l.arg, 1, 3600); break;
-      case 'd': opt_d = l.arg; break;
-      case 'w': opt_w = l.arg; break;
-      case 'p': opt_p = l.arg; break;
+      case 'd': opt.d = l.arg; break;
+      case 'w': opt.w = l.arg; break;
+      case 'p': opt.p = l.arg; break;
       default: strerr_dieusage(100, USAGE);
     }
   }
@@ -473,14 +280,14 @@ int main(int argc, char const *const *argv)
   argv += l.ind;
   if (!argc) strerr_dieusage(100, USAGE);
   g.next = argv;
+}
 
-  have_ip = nj_ip_client(&ip, &g.raw);
-  if (have_ip) {
-    nj_ip_fmt(ipstr, &ip);
-    g.ipname = ipstr;
-  }
-
-  /* Trusted clients and tcprules' verdicts come first. */
+/* Trusted clients and tcprules' verdicts come first. */
+static void tcprules(void)
+{
+  char reply[TEXTMAX + 16];
+  const char *s;
+  nj_log log;
   if (getenv("RELAYCLIENT")) {
     start(&log, "relayclient");
     pass(&log);
@@ -503,26 +310,25 @@ int main(int argc, char const *const *argv)
     nj_log_str(&log, "text", s);
     deny(&log, reply, g.at_data);
   }
+}
 
-  min = nj_env_ulong("GREYLIST_MIN", DEF_MIN, 0, MAX_SECS, 0);
-  window = nj_env_ulong("GREYLIST_WINDOW", DEF_WINDOW, 1, MAX_SECS, 0);
-  lifetime = nj_env_ulong("GREYLIST_LIFETIME", DEF_LIFETIME, 1, MAX_SECS, 0);
-  v4prefix = nj_env_ulong("GREYLIST_V4PREFIX", 32, NJ_GL_V4MIN, 32, 0);
-  if (min > window) {
-    char a[ULONG_FMT], b[ULONG_FMT];
-    a[ulong_fmt(a, min)] = 0;
-    b[ulong_fmt(b, window)] = 0;
-    strerr_warnw("GREYLIST_MIN=", a, " above GREYLIST_WINDOW=", b, ", using both defaults");
-    min = DEF_MIN;
-    window = DEF_WINDOW;
-  }
-  host = getenv("TCPREMOTEHOST");
+/* The rule's times and the key's IPv4 prefix, from the environment. */
+static unsigned int policy(nj_glpolicy *p)
+{
+  p->min = (int64_t)nj_env_ulong("GREYLIST_MIN", NJ_GL_DEF_MIN, 0, NJ_GL_MAX_SECS, 0);
+  p->window = (int64_t)nj_env_ulong("GREYLIST_WINDOW", NJ_GL_DEF_WINDOW, 1, NJ_GL_MAX_SECS, 0);
+  p->lifetime = (int64_t)nj_env_ulong("GREYLIST_LIFETIME", NJ_GL_DEF_LIFETIME, 1, NJ_GL_MAX_SECS, 0);
+  nj_gl_policy_check(p);
+  return (unsigned int)nj_env_ulong("GREYLIST_V4PREFIX", 32, NJ_GL_V4MIN, 32, 0);
+}
 
-  /* The whitelist cdb, reopened for every connection. */
-  wl = env_or("GREYLIST_WHITELIST", opt_w);
+/* The whitelist cdb, reopened for every connection. */
+static void whitelist(const char *wl, const nj_ip *ip, const char *host)
+{
+  nj_log log;
   if (wl) {
     char match[160];
-    int r = nj_wl_lookup(wl, have_ip ? &ip : 0, host, time(0), match, sizeof match, &g.wl_expired);
+    int r = nj_wl_lookup(wl, ip, host, time(0), match, sizeof match, &g.wl_expired);
     if (r > 0) {
       start(&log, "whitelisted");
       nj_log_str(&log, "by", "cdb");
@@ -533,12 +339,17 @@ int main(int argc, char const *const *argv)
       strerr_warnw("whitelist ", wl, errno == EPROTO ? " is corrupt" : " cannot be read: ",
                    errno == EPROTO ? "" : errname(errno), ", treated as empty");
   }
+}
 
-  /* Selective mode: only suspicious clients are greylisted. */
+/* Selective mode: only suspicious clients are greylisted. */
+static void selective(const char *host)
+{
+  const char *s;
+  nj_log log;
   s = getenv("GREYLIST_ONLY");
   if (s && *s) {
     if (!strcmp(s, "suspicious")) {
-      if (host && *host && !dynamic(host, env_or("GREYLIST_PATTERNS", opt_p))) {
+      if (host && *host && !dynamic(host, env_or("GREYLIST_PATTERNS", opt.p))) {
         start(&log, "not-suspicious");
         nj_log_str(&log, "host", host);
         pass(&log);
@@ -549,20 +360,46 @@ int main(int argc, char const *const *argv)
       strerr_warnw("invalid GREYLIST_ONLY=", san, ", using default all");
     }
   }
+}
 
+int main(int argc, char const *const *argv)
+{
+  const char *host, *dir;
+  char ipstr[NJ_IPFMT], path[400];
+  unsigned int v4prefix;
+  nj_ip ip;
+  int have_ip, e;
+  nj_glpolicy pol;
+  nj_glkey k;
+  nj_glfiles files;
+  nj_gldecision d;
+  nj_log log;
+
+  options(argc, argv);
+  have_ip = nj_ip_client(&ip, &g.raw);
+  if (have_ip) {
+    nj_ip_fmt(ipstr, &ip);
+    g.ipname = ipstr;
+  }
+  tcprules();
+  v4prefix = policy(&pol);
+  host = getenv("TCPREMOTEHOST");
+  whitelist(env_or("GREYLIST_WHITELIST", opt.w), have_ip ? &ip : 0, host);
+  selective(host);
   if (!have_ip) {
     start(&log, "bad-ip");
     nj_log_str(&log, "raw", g.raw ? (*g.raw ? g.raw : "(empty)") : "(unset)");
     deny(&log, "451 4.7.1 greylisted, please try again later", g.at_data);
   }
+  dir = env_or("GREYLISTDIR", opt.d);
+  if (!dir) state_fail("", "no-dir", "(none)", ENOENT);
 
-  st.dir = env_or("GREYLISTDIR", opt_d);
-  if (!st.dir) {
-    st.dir = "";
-    memcpy(st.path, "(none)", 7);
-    st.k.name[0] = 0;
-    state_fail("no-dir", ENOENT);
-  }
-  decide(&ip, (unsigned int)v4prefix, min, window, lifetime);
-  return 111;   /* not reached */
+  /* The key, its record, the verdict, the record it leaves; then act. */
+  nj_gl_key(&k, &ip, v4prefix);
+  nj_glf_init(&files, dir);
+  e = nj_gl_decide(&files.s, &k, &pol, &d);
+  if (e) files.s.where(&files.s, &k, path, sizeof path);
+  nj_glf_close(&files);
+  if (e) state_fail(k.name, d.op, path, e);
+  act(&k, &d, &pol);
 }

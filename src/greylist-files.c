@@ -1,0 +1,260 @@
+/* greylist-files.c: the file store of greylist records (greylist.h):
+ * DIR/xx/yy/NAME, one empty file per key, its text in an extended
+ * attribute, its mtime the record's time, so that "touch -d" simulates
+ * elapsed time and "find -mtime" shows age. The mechanism only: what to
+ * write is decided by nj_gl_decide. No symlink is ever followed: the
+ * directories are opened with O_NOFOLLOW step by step, or in one lookup
+ * with openat2(RESOLVE_NO_SYMLINKS) on the hot path. */
+#include <string.h>
+#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
+#include <skalibs/types.h>
+#include "najimi.h"
+#include "greylist.h"
+
+#define OPEN_RECORD (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+
+/* ------------------------------------------------------------ the text */
+
+int nj_gl_read(int fd, const struct stat *s, unsigned long *count)
+{
+  char buf[NJ_GL_FILEMAX + 1];
+  ssize_t r;
+  if (s->st_size > 0) {                       /* the text in the file itself */
+    if (s->st_size > NJ_GL_FILEMAX) return 0;
+    r = read(fd, buf, sizeof buf);
+  } else {                                    /* the text in the attribute */
+    r = fgetxattr(fd, NJ_GL_XATTR, buf, sizeof buf);
+    if (r < 0 && (errno == ENODATA || errno == ENOTSUP || errno == ERANGE)) return 0;
+  }
+  if (r < 0) return -1;
+  return nj_gl_parse(buf, (size_t)r, count);
+}
+
+int nj_gl_write(int fd, int state, unsigned long count)
+{
+  char buf[NJ_GL_FILEMAX];
+  size_t n = nj_gl_fmt(buf, state, count);
+  ssize_t w;
+  if (!fsetxattr(fd, NJ_GL_XATTR, buf, n, 0)) return 0;
+  if (errno != ENOTSUP) return errno;
+  w = write(fd, buf, n);                      /* no user attributes here */
+  if (w == (ssize_t)n) return 0;
+  return w < 0 ? errno : ENOSPC;
+}
+
+int nj_glf_record(int fd, const struct stat *s, nj_glrec *r)
+{
+  int state;
+  r->count = 0;
+  r->when = s->st_mtim;
+  if (!S_ISREG(s->st_mode)) { r->found = NJ_GL_NOTFILE; return 0; }
+  state = nj_gl_read(fd, s, &r->count);
+  if (state < 0) return -1;
+  r->found = state;                           /* NJ_GL_CORRUPT is 0 */
+  return 0;
+}
+
+/* ------------------------------------------------------ the directories */
+
+static void release(int *fd)
+{
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+}
+
+static int fail(nj_glstore *s, const char *op, int e)
+{
+  s->op = op;
+  return e;
+}
+
+static int subdir(int at, const char *name)
+{
+  int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd >= 0 || errno != ENOENT) return fd;
+  if (mkdirat(at, name, 0700) < 0 && errno != EEXIST) return -1;
+  return openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+static int leaf_is(const nj_glfiles *f, const nj_glkey *k)
+{
+  return f->leaf >= 0 && !memcmp(f->at, k->dir1, 2) && !memcmp(f->at + 2, k->dir2, 2);
+}
+
+/* Opens the key's DIR/xx/yy one step at a time, making what is missing.
+ * 0 or an errno value (ELOOP or ENOTDIR: a planted symlink). */
+static int leaf(nj_glfiles *f, const nj_glkey *k)
+{
+  int d1, e;
+  if (leaf_is(f, k)) return 0;
+  release(&f->leaf);
+  d1 = subdir(f->top, k->dir1);
+  if (d1 < 0) return errno;
+  f->leaf = subdir(d1, k->dir2);
+  e = errno;
+  close(d1);
+  if (f->leaf < 0) return e;
+  memcpy(f->at, k->dir1, 2);
+  memcpy(f->at + 2, k->dir2, 2);
+  return 0;
+}
+
+/* The common case in one path lookup: openat2(RESOLVE_NO_SYMLINKS |
+ * RESOLVE_BENEATH) from DIR, so no component under DIR can be a symlink.
+ * -1 for anything else (no file, a kernel without openat2): the
+ * step-by-step path then finds out what is there. */
+static int fast_open(int top, const nj_glkey *k)
+{
+  char rel[NJ_GL_NAMEMAX + 8];
+  struct open_how how;
+  memcpy(rel, k->dir1, 2);
+  rel[2] = '/';
+  memcpy(rel + 3, k->dir2, 2);
+  rel[5] = '/';
+  memcpy(rel + 6, k->name, strlen(k->name) + 1);
+  memset(&how, 0, sizeof how);
+  how.flags = OPEN_RECORD;
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  return (int)syscall(SYS_openat2, top, rel, &how, sizeof how);
+}
+
+static int read_fd(nj_glstore *s, int fd, nj_glrec *r)
+{
+  struct stat st;
+  if (fstat(fd, &st) < 0) return fail(s, "stat", errno);
+  if (nj_glf_record(fd, &st, r) < 0) return fail(s, "read", errno);
+  return 0;
+}
+
+static int files_read(nj_glstore *s, const nj_glkey *k, nj_glrec *r)
+{
+  nj_glfiles *f = (nj_glfiles *)s;
+  int e;
+  s->op = 0;
+  release(&f->fd);
+  if (f->top < 0) {
+    f->top = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (f->top < 0) return fail(s, "open-dir", errno);
+  }
+  /* A regular is only refreshed, through this fd: its directories need
+   * not be opened. Any other record will be written, which needs them. */
+  if (!leaf_is(f, k)) {
+    f->fd = fast_open(f->top, k);
+    if (f->fd >= 0) {
+      e = read_fd(s, f->fd, r);
+      if (e || r->found == NJ_GL_REGULAR) return e;
+      release(&f->fd);
+    }
+  }
+  e = leaf(f, k);
+  if (e) return fail(s, "subdir", e);
+  memset(r, 0, sizeof *r);
+  f->fd = openat(f->leaf, k->name, OPEN_RECORD);
+  if (f->fd < 0) {
+    if (errno == ENOENT) { r->found = NJ_GL_NONE; return 0; }
+    if (errno == ELOOP) { r->found = NJ_GL_SYMLINK; return 0; }
+    return fail(s, "open", errno);
+  }
+  return read_fd(s, f->fd, r);
+}
+
+/* ------------------------------------------------------------ writing */
+
+/* Writes r's text into a new private temporary file in the leaf, its
+ * mtime set to *mtime (0: now). 0 on success, else an errno value. */
+static int write_tmp(nj_glfiles *f, const nj_glrec *r, const struct timespec *mtime)
+{
+  int fd = -1, tries, e;
+  if (!f->tmp[0]) {
+    memcpy(f->tmp, ".tmp.", 5);
+    f->tmp[5 + pid_fmt(f->tmp + 5, getpid())] = 0;
+  }
+  for (tries = 0; tries < 2; tries++) {
+    fd = openat(f->leaf, f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0) break;
+    if (errno != EEXIST) return errno;
+    unlinkat(f->leaf, f->tmp, 0);   /* left behind by a dead process of our pid */
+  }
+  if (fd < 0) return EEXIST;
+  e = nj_gl_write(fd, r->found, r->count);
+  if (e) goto fail;
+  if (mtime) {
+    struct timespec ts[2];
+    ts[0].tv_sec = 0;
+    ts[0].tv_nsec = UTIME_NOW;
+    ts[1] = *mtime;
+    if (futimens(fd, ts) < 0) { e = errno; goto fail; }
+  }
+  if (close(fd) < 0) { e = errno; fd = -1; goto fail; }
+  return 0;
+ fail:
+  if (fd >= 0) close(fd);
+  unlinkat(f->leaf, f->tmp, 0);
+  return e;
+}
+
+/* link(2) never replaces an entry, so of many simultaneous first
+ * connections exactly one creates the record (the others get EEXIST), and
+ * no one ever sees a half-written file. rename(2) replaces atomically. */
+static int files_write(nj_glstore *s, const nj_glkey *k, int how, const nj_glrec *r)
+{
+  nj_glfiles *f = (nj_glfiles *)s;
+  int e;
+  s->op = 0;
+  if (how == NJ_GLW_TOUCH) return futimens(f->fd, 0) < 0 ? errno : 0;
+  e = leaf(f, k);
+  if (e) return fail(s, "subdir", e);
+  e = write_tmp(f, r, how == NJ_GLW_KEEP ? &r->when : 0);
+  if (e) return e;
+  if (how == NJ_GLW_CREATE) {
+    e = linkat(f->leaf, f->tmp, f->leaf, k->name, 0) < 0 ? errno : 0;
+    unlinkat(f->leaf, f->tmp, 0);
+    return e;
+  }
+  if (renameat(f->leaf, f->tmp, f->leaf, k->name) < 0) {
+    e = errno;
+    unlinkat(f->leaf, f->tmp, 0);
+    return e;
+  }
+  return 0;
+}
+
+/* DIR/xx/yy/NAME, DIR cut to fit. */
+static void files_where(nj_glstore *s, const nj_glkey *k, char *buf, size_t max)
+{
+  nj_glfiles *f = (nj_glfiles *)s;
+  size_t n = strlen(f->dir), kn = strlen(k->name);
+  if (max < kn + 8) { if (max) buf[0] = 0; return; }
+  if (n > max - kn - 8) n = max - kn - 8;
+  memcpy(buf, f->dir, n);
+  buf[n++] = '/';
+  memcpy(buf + n, k->dir1, 2); n += 2;
+  buf[n++] = '/';
+  memcpy(buf + n, k->dir2, 2); n += 2;
+  buf[n++] = '/';
+  memcpy(buf + n, k->name, kn + 1);
+}
+
+void nj_glf_init(nj_glfiles *f, const char *dir)
+{
+  memset(f, 0, sizeof *f);
+  f->s.read = files_read;
+  f->s.write = files_write;
+  f->s.where = files_where;
+  f->dir = dir;
+  f->top = f->leaf = f->fd = -1;
+}
+
+void nj_glf_close(nj_glfiles *f)
+{
+  release(&f->fd);
+  release(&f->leaf);
+  release(&f->top);
+}
