@@ -367,7 +367,9 @@ static int command(struct session *s)
   if (cmd.status == NJ_CMD_MORE) return used > 0;
   if (cmd.status != NJ_CMD_OK) { badcmd(s, cmd.status); return 1; }
   switch (cmd.verb) {
-    case NJ_VERB_RCPT: if (rcpt(s, &cmd)) forward(s, &cmd, NJ_RQ_RCPT); break;
+    case NJ_VERB_RCPT:
+      if (rcpt(s, &cmd)) forward(s, &cmd, NJ_RQ_RCPT);
+      break;
     case NJ_VERB_DATA: forward(s, &cmd, NJ_RQ_DATA); break;
     case NJ_VERB_EHLO: forward(s, &cmd, NJ_RQ_EHLO); break;
     case NJ_VERB_QUIT:

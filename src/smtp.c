@@ -62,7 +62,9 @@ static int answer(const nj_refusal *r, buffer *o, const nj_cmd *c,
     case NJ_VERB_HELO: case NJ_VERB_EHLO: reply = hello; break;
     case NJ_VERB_MAIL: reply = "250 2.1.0 ok"; break;
     case NJ_VERB_RSET: case NJ_VERB_NOOP: reply = "250 2.0.0 ok"; break;
-    case NJ_VERB_RCPT: if (r->at_data) reply = "250 2.1.5 ok"; break;
+    case NJ_VERB_RCPT:
+      if (r->at_data) reply = "250 2.1.5 ok";
+      break;
     default: break;
   }
   say(o, reply, deadline);
