@@ -23,8 +23,9 @@
  *              unknown recipient, 500 for a bad line...)
  *   M_DATA     from the downstream's 354 (not the client's DATA) to the
  *              end of the message: the bytes pass through as they came
- *   M_DISCARD  the downstream failed mid-message: the client's message is
- *              read to its end and dropped, then answered 451
+ *   M_DISCARD  the downstream failed mid-message: the client's bytes are
+ *              dropped; 451 if its end of message is already here, else
+ *              421 at once (react())
  *   M_BLIND    after STARTTLS in passthrough mode: relayed both ways unread
  * main() is the loop: pump() does all that needs no waiting, over() says
  * whether the session is over, io() sleeps in iopause until a byte can
@@ -248,8 +249,9 @@ static void down_kill(struct session *s, const char *why, const char *reply)
   if (s->child > 0) kill(s->child, SIGTERM);
 }
 
-/* ... in the middle of a message: the client's message is read to its end
- * and answered 451 (M_DISCARD). */
+/* ... in the middle of a message (M_DISCARD): the client's bytes are
+ * dropped from now on. The client is told 451 if the end of its message is
+ * here already (data()), else 421 at once (react()). */
 static void down_fail_data(struct session *s, const char *why)
 {
   down_kill(s, why, R_DOWNDATA);
@@ -627,8 +629,8 @@ static void blind(struct session *s)
 
 /* What the end of either side means while the session goes on: once the
  * client has said all it will, the downstream may finish too; a
- * downstream that left unasked gets the client a 421. Returns 1 if it
- * queued a reply. */
+ * downstream that is gone (left unasked, or failed mid-message) and owes
+ * no reply gets the client a 421. Returns 1 if it queued a reply. */
 static int react(struct session *s)
 {
   struct side *c = &s->client, *d = &s->down;
