@@ -8,7 +8,10 @@
  * stamp.c  times of log lines: @tai64n labels, UTC dates
  *
  * Subsystems with headers of their own: greylist.h (ipgreylist's keys,
- * state and whitelist), qmailrcpt.h (recipients by qmail's rules).
+ * state and whitelist), qmailrcpt.h (recipients by qmail's rules), and
+ * the SMTP session's pure parts: smtpcmd.h (command lines and verbs),
+ * smtpdata.h (where a message ends; bare CR/LF), replyq.h (the reply
+ * queue, reply lengths, the EHLO filter).
  *
  * Every program sets PROG (skalibs' strerr uses it) before calling in here.
  */

@@ -3,17 +3,38 @@
  *
  *   client <-> rcptcheck <-> next program (qmail-smtpd) on two pipes
  *
- * Every command the client sends takes one slot in a queue; a slot is
- * answered either by the downstream (the command was forwarded) or by
- * rcptcheck itself (a 550 for an unknown recipient, a 500 for a bad
- * line...). Replies leave strictly in slot order, so PIPELINING keeps
- * its order. DATA mode starts on the downstream's 354 only; the message
- * is passed through byte for byte and only <CRLF>.<CRLF> ends it. A bare
- * CR or LF in the message ends the session without ever sending a
- * terminator downstream, so nothing is queued.
+ * Where each rule lives:
+ *   command lines: CRLF, NUL, bare CR, 512 bytes   smtpcmd.c   nj_cmd_next()
+ *   where a message ends; a bare LF or CR in DATA   smtpdata.c  nj_data_scan()
+ *     (SMTP smuggling) and what is done then        here        data()
+ *   what each command does (RCPT check, BDAT...)    here        command()
+ *   reply order under PIPELINING, tarpit slots      replyq.c    nj_rq_*()
+ *     and how replies leave                         here        replies()
+ *   the EHLO filter (CHUNKING, STARTTLS)            replyq.c    nj_reply_copy()
+ *   deadlines, and what each timeout does           here        *_deadline(),
+ *                                                               timeout()
+ *   when the session is over                        here        over()
  *
- * One event loop, non-blocking descriptors, fixed buffers: memory is
- * the same for a 1 kB and a 1 GB message. */
+ * A session (struct session) has two sides, the client and the downstream
+ * (struct side: fds, a buffer each way, end of file, last progress), a
+ * queue of reply slots, and one mode:
+ *   M_CMD      the client's lines are commands; each takes one slot,
+ *              answered by the downstream (forwarded) or here (550 for an
+ *              unknown recipient, 500 for a bad line...)
+ *   M_DATA     from the downstream's 354 (not the client's DATA) to the
+ *              end of the message: the bytes pass through as they came
+ *   M_DISCARD  the downstream failed mid-message: the client's bytes are
+ *              dropped; 451 if its end of message is already here, else
+ *              421 at once (react())
+ *   M_BLIND    after STARTTLS in passthrough mode: relayed both ways unread
+ * main() is the loop: pump() does all that needs no waiting, over() says
+ * whether the session is over, io() sleeps in iopause until a byte can
+ * move on either side, or a deadline passes (then timeout()).
+ *
+ * Each side has its own read and write fds (side_attach()), so that the
+ * client can move to other fds in the middle of a session, as a UCSPI-TLS
+ * client does after STARTTLS. Fixed buffers: memory is the same for a
+ * 1 kB and a 1 GB message. */
 #include <errno.h>
 #include <string.h>
 #include <stdlib.h>
@@ -31,608 +52,771 @@
 #include <skalibs/sig.h>
 #include "najimi.h"
 #include "qmailrcpt.h"
+#include "smtpcmd.h"
+#include "smtpdata.h"
+#include "replyq.h"
 
 #define USAGE "rcptcheck [ -a aliasuser ] [ -t clienttimeout ] [ -r replytimeout ] [ -d datatimeout ] prog [ args... ]"
 
 const char *PROG = "rcptcheck";
 extern char **environ;
 
-#define CMDMAX   512          /* a command line, CRLF included (RFC 5321) */
 #define CINMAX   65536        /* client input */
-#define DOUTMAX  65536        /* toward the downstream */
-#define DINMAX   16384        /* replies from the downstream */
-#define REPLYMAX 8192         /* one whole (multi-line) reply */
 #define COUTMAX  32768        /* toward the client */
-#define SLOTMAX  128          /* commands awaiting a reply */
+#define DINMAX   16384        /* replies from the downstream */
+#define DOUTMAX  65536        /* toward the downstream */
 #define TARPITCAP 60          /* seconds, the longest single pause */
 #define BADLOGMAX 10          /* bad command lines logged per session */
 
-/* ------------------------------------------------------------ slots */
-
-enum kind {
-  K_GREETING, K_EHLO, K_RCPT, K_DATA, K_DATAEND, K_STARTTLS, K_QUIT, K_OTHER,
-  K_LOCAL
-};
-
-typedef struct slot_s {
-  unsigned char kind;
-  unsigned char final;        /* a local reply after which the session ends */
-  const char *text;           /* local reply, without CRLF */
-  tain ready;                 /* local reply held back until then (tarpit) */
-} slot;
-
-static slot slots[SLOTMAX];
-static unsigned int shead, scount, sdown;   /* sdown: downstream slots queued */
-
-/* ------------------------------------------------------------ buffers */
-
-static char cin[CINMAX + 1];
-static size_t cinpos, cinlen;
-static char dout[DOUTMAX];
-static size_t doutlen;
-static char din[DINMAX];
-static size_t dinlen;
-static char cout[COUTMAX];
-static size_t coutlen;
-
-/* ------------------------------------------------------------ state */
-
-enum mode { M_CMD, M_DATA, M_DISCARD, M_BLIND };
-enum dstate { D_LINESTART, D_MID, D_CR, D_DOT, D_DOTCR };
-
-static int mode = M_CMD;
-static int dst;                 /* data scanner state at cinpos */
-static int fdcin = 0, fdcout = 1, fddin = -1, fddout = -1;
-static pid_t child;
-static int client_eof, client_dead, down_eof, down_dead, down_closing;
-static int quit_sent, ending, skipping, paused;
-static tain pause_until;
-static const char *endwhy = "eof";
-
-static char ipbuf[NJ_IPFMT];
-static const char *ip;
-static nj_qmail qm;
-static const char *relayclient;
-static int tls_pass;
-static unsigned long maxbad, tarpit;
-static unsigned long to_client, to_reply, to_data;
-
-static unsigned long n_msgs, n_ok, n_bad, n_defer, n_badcmd, n_bytes;
-static tain t_client, t_down, t_cout;    /* last progress on each side */
-
-static void logline(const char *action, unsigned long code, const char *key,
-                    const char *val, size_t vlen, const char *k2, const char *v2)
-{
-  nj_log l;
-  nj_log_start(&l, action, ip);
-  if (code) nj_log_ulong(&l, "code", code);
-  if (key) nj_log_strn(&l, key, val, vlen);
-  if (k2) nj_log_str(&l, k2, v2);
-  nj_log_end(&l);
-}
-
-/* ------------------------------------------------------------ output */
-
-static void cout_put(const char *s, size_t n)
-{
-  if (client_dead) return;
-  if (n > COUTMAX - coutlen) n = COUTMAX - coutlen;    /* callers check room */
-  memcpy(cout + coutlen, s, n);
-  coutlen += n;
-}
-
-static void cout_line(const char *s)
-{
-  cout_put(s, strlen(s));
-  cout_put("\r\n", 2);
-}
-
-static int slot_push(int kind, const char *text, int final, const tain *ready)
-{
-  slot *s;
-  if (scount >= SLOTMAX) return 0;
-  s = &slots[(shead + scount) % SLOTMAX];
-  s->kind = (unsigned char)kind;
-  s->text = text;
-  s->final = (unsigned char)final;
-  if (ready) s->ready = *ready;
-  else tain_copynow(&s->ready);
-  scount++;
-  if (kind != K_LOCAL) sdown++;
-  if (final) ending = 1;
-  return 1;
-}
-
-static void slot_pop(void)
-{
-  if (slots[shead].kind != K_LOCAL) sdown--;
-  shead = (shead + 1) % SLOTMAX;
-  scount--;
-}
-
-/* Stops talking to the downstream: no terminator is ever sent after this,
- * so a message in progress is not queued. */
-static void down_close(int drop)
-{
-  if (drop) doutlen = 0;
-  down_closing = 1;
-  if (!doutlen && fddout >= 0) { close(fddout); fddout = -1; }
-}
-
-static void down_kill(const char *why, unsigned long code)
-{
-  if (down_dead) return;
-  logline("downstream", code, "reason", why, strlen(why), 0, 0);
-  down_dead = 1;
-  down_close(1);
-  if (fddin >= 0) { close(fddin); fddin = -1; }
-  dinlen = 0;
-  if (child > 0) kill(child, SIGTERM);
-}
-
-/* Ends the session at once with a local reply (after the replies already
- * queued for the client). */
-static void end_now(const char *text, const char *why)
-{
-  endwhy = why;
-  while (scount) slot_pop();
-  slot_push(K_LOCAL, text, 1, 0);
-}
-
-/* ------------------------------------------------------------ commands */
-
-static int verb_is(const char *line, size_t n, const char *verb)
-{
-  size_t i, vl = strlen(verb);
-  if (n < vl) return 0;
-  for (i = 0; i < vl; i++) {
-    char c = line[i];
-    if (c >= 'a' && c <= 'z') c = (char)(c - 32);
-    if (c != verb[i]) return 0;
-  }
-  return n == vl || line[vl] == ' ';
-}
-
+/* Every reply rcptcheck gives itself. A log line's code= is taken from
+ * the text of the reply it reports (log_start()). */
 static const char R_550[] = "550 5.1.1 sorry, no mailbox here by that name";
 static const char R_451[] = "451 4.3.0 cannot verify this recipient now, try again later";
 static const char R_LIMIT[] = "421 4.7.0 too many unknown recipients, closing connection";
 static const char R_BDAT[] = "421 4.5.0 BDAT is not supported here, closing connection";
 static const char R_NOTLS[] = "454 4.7.0 TLS not available";
-static const char R_LONG[] = "500 5.5.2 command line too long";
-static const char R_BARELF[] = "500 5.5.2 command lines must end with CRLF";
-static const char R_BADCHAR[] = "501 5.5.2 NUL or bare CR in command";
 static const char R_SMUGGLE[] = "451 4.5.0 bare CR or LF in message data, message not accepted";
 static const char R_DOWN[] = "421 4.3.0 mail server unavailable, closing connection";
 static const char R_DOWNDATA[] = "451 4.3.0 mail server failed, message not accepted";
 static const char R_TIMEOUT[] = "421 4.4.2 timeout, closing connection";
 static const char R_SYNC[] = "421 4.5.0 data sent before the 354 reply, closing connection";
 
-static void badcmd(const char *reply, unsigned long code, const char *why)
+/* The end= of a client that left in the middle of a message (over()). */
+static const char HANGUP[] = "eof-in-data";
+
+enum mode { M_CMD, M_DATA, M_DISCARD, M_BLIND };
+
+/* One side of the session: the client, or the downstream. */
+struct side {
+  int rfd, wfd;               /* -1 once closed */
+  char *in;                   /* read from it; [inpos, inlen) not used yet */
+  size_t insize, inpos, inlen;
+  char *out;                  /* to be written to it: [0, outlen) */
+  size_t outsize, outlen;
+  int eof;                    /* nothing more will be read from it */
+  int dead;                   /* nothing more can be written to it */
+  int closing;                /* nothing more is queued: close wfd once out is empty */
+  tain t_in;                  /* its last read, or since when it is its turn */
+  tain t_out;                 /* last progress writing to it */
+};
+
+/* What the administrator set, fixed for the session. */
+struct config {
+  const char *ip;             /* the client's address, for the log (0: unknown) */
+  const char *relayclient;    /* $RELAYCLIENT, appended to recipients */
+  int tls_pass;               /* RCPTCHECK_TLS=passthrough */
+  unsigned long maxbad, tarpit;
+  unsigned long to_client, to_reply, to_data;   /* seconds */
+};
+
+struct session {
+  struct config cf;
+  nj_qmail qm;
+  int mode;                   /* enum mode */
+  struct side client, down;
+  nj_rq q;                    /* one slot per command awaiting its reply */
+  nj_cmdreader cmd;           /* the command-line splitter's state */
+  int dst;                    /* the DATA scanner's state */
+  int quit;                   /* QUIT went down: the client is heard no more */
+  int ending;                 /* 1: a final reply is queued; 2: it is written */
+  int paused;                 /* tarpit: no command is read before pause_until */
+  tain pause_until;
+  pid_t child;
+  const char *endwhy;         /* the done line's end= */
+  unsigned long n_msgs, n_ok, n_bad, n_defer, n_badcmd, n_bytes;
+  char cin[CINMAX], cout[COUTMAX], din[DINMAX], dout[DOUTMAX];
+};
+
+static void finish(struct session *s, const char *why) __attribute__((noreturn));
+
+/* ------------------------------------------------------------ log */
+
+/* Starts the log line of a decision. reply: what the client is told of
+ * it; its first three digits are the line's code=. */
+static void log_start(nj_log *l, const struct session *s, const char *action,
+                      const char *reply)
 {
-  n_badcmd++;
-  if (n_badcmd <= BADLOGMAX) logline("badcmd", code, "reason", why, strlen(why), 0, 0);
-  slot_push(K_LOCAL, reply, 0, 0);
+  nj_log_start(l, action, s->cf.ip);
+  if (reply) nj_log_strn(l, "code", reply, 3);
+}
+
+static void log1(const struct session *s, const char *action, const char *reply,
+                 const char *key, const char *val)
+{
+  nj_log l;
+  log_start(&l, s, action, reply);
+  if (key) nj_log_str(&l, key, val);
+  nj_log_end(&l);
+}
+
+/* ------------------------------------------------------------ sides */
+
+static size_t held(const struct side *x)
+{
+  return x->inlen - x->inpos;
+}
+
+static void side_init(struct side *x, char *in, size_t insize, char *out, size_t outsize)
+{
+  x->rfd = x->wfd = -1;
+  x->in = in;
+  x->insize = insize;
+  x->inpos = x->inlen = 0;
+  x->out = out;
+  x->outsize = outsize;
+  x->outlen = 0;
+  x->eof = x->dead = x->closing = 0;
+  tain_copynow(&x->t_in);
+  x->t_out = x->t_in;
+}
+
+/* Puts the side on fds rfd and wfd (made non-blocking) and forgets what
+ * was read from it so far: at the start, and for the client when it moves
+ * to other fds in the middle of the session (UCSPI-TLS). */
+static void side_attach(struct side *x, int rfd, int wfd)
+{
+  x->rfd = rfd;
+  x->wfd = wfd;
+  ndelay_on(rfd);
+  ndelay_on(wfd);
+  x->inpos = x->inlen = 0;
+  x->eof = 0;
+  tain_copynow(&x->t_in);
+}
+
+/* Reads what the side has. 1: bytes came; 0: none yet; -1: end of file
+ * or error (x->eof is set). */
+static int side_read(struct side *x)
+{
+  ssize_t r;
+  if (x->inpos && x->inpos == x->inlen) x->inpos = x->inlen = 0;
+  if (x->inpos && x->insize - x->inlen < 4096) {
+    memmove(x->in, x->in + x->inpos, held(x));
+    x->inlen -= x->inpos;
+    x->inpos = 0;
+  }
+  if (x->inlen >= x->insize) return 0;
+  r = read(x->rfd, x->in + x->inlen, x->insize - x->inlen);
+  if (r < 0 && (errno == EINTR || errno == EAGAIN)) return 0;
+  tain_copynow(&x->t_in);
+  if (r <= 0) { x->eof = 1; return -1; }
+  x->inlen += (size_t)r;
+  return 1;
+}
+
+/* Writes what is queued for the side. 1: progress; 0: not now; -1: error. */
+static int side_write(struct side *x)
+{
+  ssize_t r = write(x->wfd, x->out, x->outlen);
+  if (r < 0) return errno == EINTR || errno == EAGAIN ? 0 : -1;
+  memmove(x->out, x->out + r, x->outlen - (size_t)r);
+  x->outlen -= (size_t)r;
+  tain_copynow(&x->t_out);
+  return 1;
+}
+
+static void client_put(struct session *s, const char *p, size_t n)
+{
+  struct side *c = &s->client;
+  if (c->dead) return;
+  if (n > c->outsize - c->outlen) n = c->outsize - c->outlen;   /* callers check room */
+  memcpy(c->out + c->outlen, p, n);
+  c->outlen += n;
+}
+
+/* Stops talking to the downstream: what is queued for it still goes (drop:
+ * not even that), then its write side is closed. No end of message is
+ * ever sent after this, so a message in progress is not queued. */
+static void down_close(struct session *s, int drop)
+{
+  struct side *d = &s->down;
+  if (drop) d->outlen = 0;
+  d->closing = 1;
+  if (!d->outlen && d->wfd >= 0) { close(d->wfd); d->wfd = -1; }
+}
+
+/* The downstream failed (why: the log's reason; reply: what the client
+ * will be told of it). It is closed both ways and told to go. */
+static void down_kill(struct session *s, const char *why, const char *reply)
+{
+  struct side *d = &s->down;
+  if (d->dead) return;
+  log1(s, "downstream", reply, "reason", why);
+  d->dead = 1;
+  down_close(s, 1);
+  if (d->rfd >= 0) { close(d->rfd); d->rfd = -1; }
+  d->inpos = d->inlen = 0;
+  if (s->child > 0) kill(s->child, SIGTERM);
+}
+
+/* ... in the middle of a message (M_DISCARD): the client's bytes are
+ * dropped from now on. The client is told 451 if the end of its message is
+ * here already (data()), else 421 at once (react()). */
+static void down_fail_data(struct session *s, const char *why)
+{
+  down_kill(s, why, R_DOWNDATA);
+  s->mode = M_DISCARD;
+}
+
+/* ------------------------------------------------------------ slots */
+
+/* Queues a local reply. final: the session ends after it; ready: it waits
+ * until then (the tarpit), 0: it goes at once. */
+static void say(struct session *s, const char *reply, int final, const tain *ready)
+{
+  if (nj_rq_push(&s->q, NJ_RQ_LOCAL, reply, final, ready) && final) s->ending = 1;
+}
+
+/* Ends the session with a final local reply, after the replies already
+ * written to the client; the slots still waiting are dropped. */
+static void end_now(struct session *s, const char *reply, const char *why)
+{
+  s->endwhy = why;
+  nj_rq_clear(&s->q);
+  say(s, reply, 1, 0);
+}
+
+/* ------------------------------------------------------------ commands */
+
+static void forward(struct session *s, const nj_cmd *c, int kind)
+{
+  struct side *d = &s->down;
+  if (!s->q.down && !d->outlen) tain_copynow(&d->t_in);   /* its turn from now */
+  memcpy(d->out + d->outlen, c->line, c->len);
+  d->outlen += c->len;
+  nj_rq_push(&s->q, kind, 0, 0, 0);
+}
+
+static void badcmd(struct session *s, int status)
+{
+  const char *reply = nj_cmd_reply(status);
+  if (++s->n_badcmd <= BADLOGMAX) log1(s, "badcmd", reply, "reason", nj_cmd_why(status));
+  say(s, reply, 0, 0);
+}
+
+/* An unknown recipient: 550 (after the tarpit's pause, which grows with
+ * each one), and the dictionary limit. */
+static void unknown(struct session *s, const char *addr)
+{
+  s->n_bad++;
+  log1(s, "reject", R_550, "rcpt", addr);
+  if (s->cf.tarpit) {
+    unsigned long secs = s->cf.tarpit * s->n_bad;
+    if (secs > TARPITCAP) secs = TARPITCAP;
+    tain_now_g();
+    tain_addsec_g(&s->pause_until, (int)secs);
+    s->paused = 1;
+    say(s, R_550, 0, &s->pause_until);
+  } else say(s, R_550, 0, 0);
+  if (s->cf.maxbad && s->n_bad >= s->cf.maxbad) {
+    nj_log l;
+    log_start(&l, s, "limit", R_LIMIT);
+    nj_log_ulong(&l, "bad", s->n_bad);
+    nj_log_end(&l);
+    s->endwhy = "limit";
+    say(s, R_LIMIT, 1, s->paused ? &s->pause_until : 0);
+  }
 }
 
 /* The recipient check. Returns 1 when the command is to be forwarded. */
-static int rcpt(const char *line, size_t n)
+static int rcpt(struct session *s, const nj_cmd *c)
 {
   char addr[NJ_ADDRMAX + 1];
-  long alen;
-  size_t i = 4;
+  long alen = nj_addrparse(c->arg, c->arglen, addr, sizeof addr - 200);
   int r;
-  while (i < n && line[i] == ' ') i++;
-  alen = nj_addrparse(line + i, n - i, addr, sizeof addr - 200);
   if (alen < 0) return 1;
-  if (relayclient) {
-    size_t rl = strlen(relayclient);
+  if (s->cf.relayclient) {
+    size_t rl = strlen(s->cf.relayclient);
     if ((size_t)alen + rl >= sizeof addr) return 1;
-    memcpy(addr + alen, relayclient, rl + 1);
+    memcpy(addr + alen, s->cf.relayclient, rl + 1);
   }
   /* <> (and <@host>, which qmail-smtpd reads as <>) is no recipient */
-  r = alen ? nj_rcpt_check(&qm, addr) : NJ_RCPT_UNKNOWN;
+  r = alen ? nj_rcpt_check(&s->qm, addr) : NJ_RCPT_UNKNOWN;
   if (r == NJ_RCPT_OK || r == NJ_RCPT_NOTOURS) return 1;
   if (r == NJ_RCPT_TEMP) {
-    n_defer++;
-    logline("defer", 451, "rcpt", addr, strlen(addr), "reason", qm.why ? qm.why : "lookup");
-    slot_push(K_LOCAL, R_451, 0, 0);
+    nj_log l;
+    s->n_defer++;
+    log_start(&l, s, "defer", R_451);
+    nj_log_str(&l, "rcpt", addr);
+    nj_log_str(&l, "reason", s->qm.why ? s->qm.why : "lookup");
+    nj_log_end(&l);
+    say(s, R_451, 0, 0);
     return 0;
   }
-  n_bad++;
-  logline("reject", 550, "rcpt", addr, strlen(addr), 0, 0);
-  if (tarpit) {
-    unsigned long secs = tarpit * n_bad;
-    if (secs > TARPITCAP) secs = TARPITCAP;
-    tain_now_g();
-    tain_addsec_g(&pause_until, (int)secs);
-    paused = 1;
-    slot_push(K_LOCAL, R_550, 0, &pause_until);
-  } else slot_push(K_LOCAL, R_550, 0, 0);
-  if (maxbad && n_bad >= maxbad) {
-    char num[32];
-    size_t k = 0;
-    unsigned long v = n_bad;
-    char tmp[32];
-    do { tmp[k++] = (char)('0' + v % 10); v /= 10; } while (v);
-    for (i = 0; i < k; i++) num[i] = tmp[k - 1 - i];
-    num[k] = 0;
-    logline("limit", 421, 0, 0, 0, "bad", num);
-    endwhy = "limit";
-    slot_push(K_LOCAL, R_LIMIT, 1, paused ? &pause_until : 0);
-  }
+  unknown(s, addr);
   return 0;
 }
 
-static void forward(const char *line, size_t n, int kind)
+static void starttls(struct session *s, const nj_cmd *c)
 {
-  if (!sdown && !doutlen) tain_copynow(&t_down);
-  memcpy(dout + doutlen, line, n);
-  doutlen += n;
-  slot_push(kind, 0, 0, 0);
+  if (s->cf.tls_pass) {
+    forward(s, c, NJ_RQ_STARTTLS);
+    s->client.inpos = s->client.inlen;    /* plaintext pipelined after it */
+  } else {
+    log1(s, "notls", R_NOTLS, 0, 0);
+    say(s, R_NOTLS, 0, 0);
+  }
 }
 
-/* Takes one command line from cin. Returns 1 if it did something. */
-static int command(void)
+/* Takes one command line from the client's input (nj_cmd_next: the line
+ * rules) and does what it says. Returns 1 if it took bytes. */
+static int command(struct session *s)
 {
-  char *p = cin + cinpos, *lf;
-  size_t avail = cinlen - cinpos, n, body;
-  if (!avail) return 0;
-  lf = memchr(p, '\n', avail < CMDMAX ? avail : CMDMAX);
-  if (skipping) {
-    lf = memchr(p, '\n', avail);
-    if (!lf) { cinpos = cinlen; return 1; }
-    cinpos += (size_t)(lf - p) + 1;
-    skipping = 0;
-    badcmd(R_LONG, 500, "toolong");
-    return 1;
+  struct side *c = &s->client;
+  nj_cmd cmd;
+  size_t used = nj_cmd_next(&s->cmd, c->in + c->inpos, held(c), &cmd);
+  c->inpos += used;
+  if (cmd.status == NJ_CMD_MORE) return used > 0;
+  if (cmd.status != NJ_CMD_OK) { badcmd(s, cmd.status); return 1; }
+  switch (cmd.verb) {
+    case NJ_VERB_RCPT:
+      if (rcpt(s, &cmd)) forward(s, &cmd, NJ_RQ_RCPT);
+      break;
+    case NJ_VERB_DATA: forward(s, &cmd, NJ_RQ_DATA); break;
+    case NJ_VERB_EHLO: forward(s, &cmd, NJ_RQ_EHLO); break;
+    case NJ_VERB_QUIT:
+      forward(s, &cmd, NJ_RQ_QUIT);
+      s->quit = 1;
+      s->endwhy = "quit";
+      down_close(s, 0);
+      break;
+    case NJ_VERB_BDAT:
+      log1(s, "bdat", R_BDAT, 0, 0);
+      s->endwhy = "bdat";
+      say(s, R_BDAT, 1, 0);
+      break;
+    case NJ_VERB_STARTTLS: starttls(s, &cmd); break;
+    default: forward(s, &cmd, NJ_RQ_OTHER);
   }
-  if (!lf) {
-    if (avail >= CMDMAX) { skipping = 1; return 1; }
-    return 0;
-  }
-  n = (size_t)(lf - p) + 1;
-  cinpos += n;
-  if (n < 2 || p[n - 2] != '\r') { badcmd(R_BARELF, 500, "bare-lf"); return 1; }
-  body = n - 2;
-  if (memchr(p, 0, body) || memchr(p, '\r', body)) {
-    badcmd(R_BADCHAR, 501, memchr(p, 0, body) ? "nul" : "bare-cr");
-    return 1;
-  }
-  if (verb_is(p, body, "RCPT")) {
-    if (rcpt(p, body)) forward(p, n, K_RCPT);
-  } else if (verb_is(p, body, "DATA")) forward(p, n, K_DATA);
-  else if (verb_is(p, body, "EHLO")) forward(p, n, K_EHLO);
-  else if (verb_is(p, body, "QUIT")) {
-    forward(p, n, K_QUIT);
-    quit_sent = 1;
-    endwhy = "quit";
-    down_close(0);
-  } else if (verb_is(p, body, "BDAT")) {
-    logline("bdat", 421, 0, 0, 0, 0, 0);
-    endwhy = "bdat";
-    slot_push(K_LOCAL, R_BDAT, 1, 0);
-  } else if (verb_is(p, body, "STARTTLS")) {
-    if (tls_pass) {
-      forward(p, n, K_STARTTLS);
-      cinpos = cinlen;            /* plaintext pipelined after STARTTLS */
-    } else {
-      logline("notls", 454, 0, 0, 0, 0, 0);
-      slot_push(K_LOCAL, R_NOTLS, 0, 0);
-    }
-  } else forward(p, n, K_OTHER);
   return 1;
 }
 
-/* 1 while the next command may be parsed. */
-static int may_parse(void)
+/* 1 while the next command may be parsed: not before the replies it might
+ * depend on (DATA's 354, STARTTLS's 220), not during a tarpit pause, and
+ * only while there is room for it. */
+static int may_parse(struct session *s)
 {
-  unsigned int i;
-  if (mode != M_CMD || ending || quit_sent || down_dead || down_closing) return 0;
-  if (paused) {
+  if (s->mode != M_CMD || s->ending || s->down.dead || s->down.closing) return 0;
+  if (s->paused) {
     tain_now_g();
-    if (tain_less(&STAMP, &pause_until)) return 0;
-    paused = 0;
+    if (tain_less(&STAMP, &s->pause_until)) return 0;
+    s->paused = 0;
   }
-  if (scount >= SLOTMAX - 2 || DOUTMAX - doutlen < CMDMAX) return 0;
-  for (i = 0; i < scount; i++) {   /* DATA and STARTTLS wait for their reply */
-    int k = slots[(shead + i) % SLOTMAX].kind;
-    if (k == K_DATA || k == K_STARTTLS) return 0;
-  }
-  return 1;
+  if (s->q.count >= NJ_RQ_MAX - 2 || DOUTMAX - s->down.outlen < NJ_CMD_LINEMAX) return 0;
+  return !nj_rq_has(&s->q, NJ_RQ_DATA) && !nj_rq_has(&s->q, NJ_RQ_STARTTLS);
 }
 
-/* 1 while buffered client input may still be parsed (or become message
- * data once a pending DATA is answered). */
-static int input_pending(void)
+/* 1 while buffered client input may still be parsed, or become message
+ * data once a pending DATA is answered. */
+static int input_pending(const struct session *s)
 {
-  unsigned int i;
-  if (ending || quit_sent || down_dead) return 0;
-  for (i = 0; i < scount; i++) {
-    int k = slots[(shead + i) % SLOTMAX].kind;
-    if (k == K_DATA || k == K_STARTTLS) return 1;
-  }
-  return cinlen > cinpos && memchr(cin + cinpos, '\n', cinlen - cinpos) != 0;
+  const struct side *c = &s->client;
+  if (s->ending || s->quit || s->down.dead) return 0;
+  if (nj_rq_has(&s->q, NJ_RQ_DATA) || nj_rq_has(&s->q, NJ_RQ_STARTTLS)) return 1;
+  return held(c) && memchr(c->in + c->inpos, '\n', held(c)) != 0;
 }
 
 /* ------------------------------------------------------------ DATA */
 
-/* Scans message bytes from cinpos, forwarding (or, in M_DISCARD, dropping)
- * everything up to the last point where no terminator can be pending.
- * Returns 1 if it did something. */
-static int data(void)
+/* Passes n message bytes of the client's input downstream (in M_DISCARD,
+ * drops them). */
+static void pass(struct session *s, size_t n)
 {
-  const char *p = cin;
-  size_t i = cinpos, end = cinlen, safe = cinpos;
-  int st = dst, safest = dst;
-  if (mode == M_DATA && end - i > DOUTMAX - doutlen) end = i + (DOUTMAX - doutlen);
-  if (i >= end) return 0;
-  while (i < end) {
-    while (st == D_MID || st == D_LINESTART) {
-      /* the fast path: whole lines that end in CRLF, found with memchr */
-      const char *lf, *cr;
-      if (st == D_LINESTART && (p[i] == '.' || p[i] == '\r' || p[i] == '\n')) break;
-      lf = memchr(p + i, '\n', end - i);
-      if (!lf) {
-        cr = memchr(p + i, '\r', end - i);
-        if (cr) { i = (size_t)(cr - p); st = D_MID; break; }
-        i = end;
-        st = D_MID;
-        break;
-      }
-      cr = memchr(p + i, '\r', (size_t)(lf - p) - i);
-      if (!cr || cr + 1 != lf) {
-        /* a CR before the LF that does not end the line, or a bare LF */
-        i = cr ? (size_t)(cr - p) : (size_t)(lf - p);
-        st = D_MID;
-        break;
-      }
-      i = (size_t)(lf - p) + 1;
-      st = D_LINESTART;
-      safe = i;
-      safest = D_LINESTART;
-      if (i >= end) break;
-    }
-    if (st == D_MID) { safe = i; safest = D_MID; }
-    if (i >= end) break;
-    {
-      char c = p[i++];
-      switch (st) {
-        case D_LINESTART:
-          if (c == '.') st = D_DOT;
-          else if (c == '\r') st = D_CR;
-          else if (c == '\n') goto bare_lf;
-          else st = D_MID;
-          break;
-        case D_MID:
-          if (c == '\r') st = D_CR;
-          else goto bare_lf;
-          break;
-        case D_CR:
-          if (c != '\n') goto bare_cr;
-          st = D_LINESTART;
-          break;
-        case D_DOT:
-          if (c == '\r') st = D_DOTCR;
-          else if (c == '\n') goto bare_lf;
-          else st = D_MID;
-          break;
-        case D_DOTCR:
-          if (c != '\n') goto bare_cr;
-          /* the end of the message */
-          if (mode == M_DATA) {
-            memcpy(dout + doutlen, p + cinpos, i - cinpos);
-            doutlen += i - cinpos;
-            n_bytes += i - cinpos;
-            slot_push(K_DATAEND, 0, 0, 0);
-          } else {
-            endwhy = "downstream";
-            slot_push(K_LOCAL, R_DOWNDATA, 1, 0);
-          }
-          cinpos = i;
-          mode = M_CMD;
-          return 1;
-      }
-      if (st == D_MID || st == D_LINESTART) { safe = i; safest = st; }
-    }
+  struct side *c = &s->client, *d = &s->down;
+  if (s->mode == M_DATA) {
+    if (!d->outlen) tain_copynow(&d->t_in);
+    memcpy(d->out + d->outlen, c->in + c->inpos, n);
+    d->outlen += n;
+    s->n_bytes += n;
   }
-  if (safe > cinpos) {
-    if (mode == M_DATA) {
-      if (!doutlen) tain_copynow(&t_down);
-      memcpy(dout + doutlen, p + cinpos, safe - cinpos);
-      doutlen += safe - cinpos;
-      n_bytes += safe - cinpos;
-    }
-    cinpos = safe;
-    dst = safest;
+  c->inpos += n;
+}
+
+/* A bare CR or LF in the message: the downstream is closed without an end
+ * of message, so nothing is queued, and the session ends with 451. */
+static void smuggled(struct session *s, const char *why)
+{
+  const char *reply = R_DOWNDATA;         /* M_DISCARD: the downstream is gone */
+  if (s->mode == M_DATA) {
+    down_close(s, 1);
+    reply = R_SMUGGLE;
+    log1(s, "smuggle", reply, "reason", why);
+    s->endwhy = "smuggle";
+  }
+  s->client.inpos = s->client.inlen;
+  s->mode = M_CMD;
+  say(s, reply, 1, 0);
+}
+
+/* The message, from the client's input: nj_data_scan (smtpdata.c) says how
+ * far it may pass and where it ends; at its end, the downstream's reply
+ * takes a slot. Returns 1 if it did something. */
+static int data(struct session *s)
+{
+  struct side *c = &s->client;
+  size_t n = held(c), off;
+  int r;
+  if (s->mode == M_DATA && n > DOUTMAX - s->down.outlen) n = DOUTMAX - s->down.outlen;
+  if (!n) return 0;
+  r = nj_data_scan(&s->dst, c->in + c->inpos, n, &off);
+  if (r == NJ_DATA_MORE) {
+    if (!off) return 0;
+    pass(s, off);
     return 1;
   }
-  return 0;
- bare_lf:
- bare_cr:
-  {
-    int lf = p[i - 1] == '\n' && st != D_CR && st != D_DOTCR;
-    const char *why = lf ? "bare-lf" : "bare-cr";
-    const char *reply = R_DOWNDATA;
-    if (mode == M_DATA) {
-      down_close(1);
-      logline("smuggle", 451, "reason", why, strlen(why), 0, 0);
-      reply = R_SMUGGLE;
-      endwhy = "smuggle";
-    }
-    cinpos = cinlen;
-    mode = M_CMD;
-    slot_push(K_LOCAL, reply, 1, 0);
+  if (r != NJ_DATA_END) {
+    smuggled(s, r == NJ_DATA_BARELF ? "bare-lf" : "bare-cr");
     return 1;
   }
+  pass(s, off);
+  if (s->mode == M_DATA) nj_rq_push(&s->q, NJ_RQ_DATAEND, 0, 0, 0);
+  else {
+    s->endwhy = "downstream";
+    say(s, R_DOWNDATA, 1, 0);
+  }
+  s->mode = M_CMD;
+  return 1;
 }
 
 /* ------------------------------------------------------------ replies */
 
-static int is_dropped_ext(const char *t, size_t n)
+/* RCPTCHECK_TLS=passthrough and the downstream said 220 to STARTTLS: what
+ * the client sent before it saw the 220 is dropped, never relayed; from
+ * now on both ways are relayed unread (blind()). */
+static void start_blind(struct session *s, const char *reply)
 {
-  static const char *const drop[] = { "CHUNKING", "BINARYMIME", "STARTTLS" };
-  size_t k;
-  for (k = 0; k < 3; k++) {
-    size_t l = strlen(drop[k]), i;
-    if (k == 2 && tls_pass) continue;
-    if (n < l || (n > l && t[l] != ' ')) continue;
-    for (i = 0; i < l; i++) {
-      char c = t[i];
-      if (c >= 'a' && c <= 'z') c = (char)(c - 32);
-      if (c != drop[k][i]) break;
+  struct side *c = &s->client;
+  char junk[4096];
+  ssize_t r;
+  size_t dropped = held(c);
+  nj_log l;
+  while ((r = read(c->rfd, junk, sizeof junk)) > 0) dropped += (size_t)r;
+  c->inpos = c->inlen = 0;
+  s->mode = M_BLIND;
+  s->endwhy = "tls";
+  log_start(&l, s, "tls", reply);
+  nj_log_str(&l, "checks", "stopped");
+  nj_log_ulong(&l, "dropped", dropped);
+  nj_log_end(&l);
+}
+
+/* What a downstream reply (its code, its text) means for the session.
+ * Returns 2 when replies stop here (blind relay from now on), else 1. */
+static int answered(struct session *s, int kind, int code, const char *reply)
+{
+  if (kind == NJ_RQ_RCPT && code / 100 == 2) s->n_ok++;
+  if (kind == NJ_RQ_DATAEND && code / 100 == 2) s->n_msgs++;
+  if (kind == NJ_RQ_DATA) {
+    if (code == 354) {
+      s->mode = M_DATA;
+      s->dst = NJ_DATA_LINESTART;
+    } else if (held(&s->client)) {
+      /* the client sent bytes before it could have seen this reply */
+      log1(s, "sync", R_SYNC, 0, 0);
+      s->client.inpos = s->client.inlen;
+      end_now(s, R_SYNC, "sync");
+      down_close(s, 0);
     }
-    if (i == l) return 1;
   }
-  return 0;
+  if (kind == NJ_RQ_STARTTLS && code == 220) {
+    start_blind(s, reply);
+    return 2;
+  }
+  return 1;
 }
 
-/* Copies a reply (lines in r, each ending in LF) to the client with CRLF
- * line ends; for EHLO, drops extensions the proxy does not pass and
- * re-frames the last line. */
-static void emit_reply(const char *r, size_t n, int ehlo)
+/* The downstream's reply for the slot at the head, once it is whole.
+ * Returns 0 while it is not, 2 when replies stop here, else 1. */
+static int reply_down(struct session *s, const nj_rqslot *slot)
 {
-  size_t i = 0, kept = 0, lastkept = 0;
-  size_t start = coutlen;
-  while (i < n) {
-    const char *lf = memchr(r + i, '\n', n - i);
-    size_t e = (size_t)(lf - r), len = e - i;
-    if (len && r[e - 1] == '\r') len--;
-    if (ehlo && kept && len > 4 && is_dropped_ext(r + i + 4, len - 4)) { i = e + 1; continue; }
-    lastkept = coutlen;
-    cout_put(r + i, len);
-    cout_put("\r\n", 2);
-    kept++;
-    i = e + 1;
+  struct side *c = &s->client, *d = &s->down;
+  const char *r = d->in + d->inpos;
+  long l = nj_reply_len(r, held(d));
+  int kind = slot->kind, code;
+  if (l < 0) {
+    const char *reply = s->mode == M_DATA ? R_DOWNDATA : R_DOWN;
+    down_kill(s, "garbage", reply);
+    end_now(s, reply, "downstream");
+    return 1;
   }
-  if (ehlo && kept && !client_dead && coutlen - lastkept > 3 && lastkept >= start)
-    cout[lastkept + 3] = ' ';
+  if (!l) {
+    if (!d->dead && !d->eof) return 0;
+    down_kill(s, "eof", R_DOWN);
+    end_now(s, R_DOWN, "downstream");
+    return 1;
+  }
+  if (c->outsize - c->outlen < 2 * (size_t)l + 2) return 0;
+  code = (r[0] - '0') * 100 + (r[1] - '0') * 10 + (r[2] - '0');
+  if (!c->dead)
+    c->outlen += nj_reply_copy(c->out + c->outlen, r, (size_t)l,
+                               (kind == NJ_RQ_EHLO && code == 250 ? NJ_REPLY_EHLO : 0) |
+                               (s->cf.tls_pass ? NJ_REPLY_KEEPTLS : 0));
+  d->inpos += (size_t)l;                  /* r stays readable until the next read */
+  nj_rq_pop(&s->q);
+  return answered(s, kind, code, r);
 }
 
-/* Finds one complete reply in din. Returns its length, 0 if incomplete,
- * -1 for garbage. */
-static long reply_len(void)
+/* A local reply at the head, once its time has come. Returns 0 while it
+ * waits, 2 after the final one, else 1. */
+static int reply_local(struct session *s, const nj_rqslot *slot)
 {
-  size_t i = 0;
-  while (i < dinlen) {
-    const char *lf = memchr(din + i, '\n', dinlen - i);
-    size_t e, len;
-    if (!lf) return dinlen - i > 1000 || dinlen >= REPLYMAX ? -1 : 0;
-    e = (size_t)(lf - din);
-    len = e - i;
-    if (len && din[e - 1] == '\r') len--;
-    if (len < 3 || len > 1000) return -1;
-    if (din[i] < '2' || din[i] > '5' || din[i + 1] < '0' || din[i + 1] > '9' ||
-        din[i + 2] < '0' || din[i + 2] > '9') return -1;
-    if (i && memcmp(din, din + i, 3)) return -1;
-    if (len > 3 && din[i + 3] != ' ' && din[i + 3] != '-') return -1;
-    if (memchr(din + i, 0, len)) return -1;
-    if (len == 3 || din[i + 3] == ' ') return (long)(e + 1);
-    if (e + 1 >= REPLYMAX) return -1;
-    i = e + 1;
+  size_t tl = strlen(slot->text);
+  tain_now_g();
+  if (tain_less(&STAMP, &slot->ready)) return 0;
+  if (s->client.outsize - s->client.outlen < tl + 2) return 0;
+  client_put(s, slot->text, tl);
+  client_put(s, "\r\n", 2);
+  if (slot->final) {
+    s->ending = 2;                        /* said our last word */
+    nj_rq_clear(&s->q);
+    return 2;
   }
-  return 0;
+  nj_rq_pop(&s->q);
+  return 1;
 }
 
-static void start_blind(void);
+/* Bytes from the downstream with no slot waiting: its goodbye after our
+ * end of file (dropped), or a protocol error (421). 1 if it queued one. */
+static int unasked(struct session *s)
+{
+  struct side *d = &s->down;
+  long l;
+  if (s->mode == M_BLIND || !held(d) || d->dead) return 0;
+  if (d->closing) { d->inpos = d->inlen = 0; return 0; }
+  l = nj_reply_len(d->in + d->inpos, held(d));
+  if (!l && !d->eof) return 0;
+  down_kill(s, l < 0 ? "garbage" : "unsolicited", R_DOWN);
+  end_now(s, R_DOWN, "downstream");
+  return 1;
+}
 
-/* Moves replies from din and local slots to cout, in slot order. */
-static int replies(void)
+/* Moves replies to the client strictly in slot order: a local one when
+ * its time has come, the downstream's as each arrives whole. Returns 1 if
+ * it did something. */
+static int replies(struct session *s)
 {
   int did = 0;
   for (;;) {
-    slot *s;
-    if (!scount) {
-      if (mode != M_BLIND && dinlen && !down_dead) {
-        long l;
-        if (down_closing) { dinlen = 0; return did; }   /* its goodbye to our EOF */
-        l = reply_len();
-        if (l == 0 && !down_eof) return did;
-        down_kill(l < 0 ? "garbage" : "unsolicited", 421);
-        end_now(R_DOWN, "downstream");
-        continue;
-      }
-      return did;
-    }
-    s = &slots[shead];
-    if (s->kind == K_LOCAL) {
-      size_t tl = strlen(s->text);
-      tain_now_g();
-      if (tain_less(&STAMP, &s->ready)) return did;
-      if (COUTMAX - coutlen < tl + 2) return did;
-      cout_line(s->text);
-      if (s->final) {
-        ending = 2;               /* said our last word */
-        while (scount) slot_pop();
-        return 1;
-      }
-      slot_pop();
-      did = 1;
-      continue;
-    }
-    {
-      long l = reply_len();
-      int code, kind = s->kind;
-      if (l < 0) {
-        down_kill("garbage", 421);
-        end_now(mode == M_DATA ? R_DOWNDATA : R_DOWN, "downstream");
-        continue;
-      }
-      if (l == 0) {
-        if (down_dead || down_eof) {
-          if (!down_dead) down_kill(down_eof ? "eof" : "dead", 421);
-          end_now(R_DOWN, "downstream");
-          continue;
-        }
-        return did;
-      }
-      if (COUTMAX - coutlen < (size_t)l + 2 * 64) return did;
-      code = (din[0] - '0') * 100 + (din[1] - '0') * 10 + (din[2] - '0');
-      emit_reply(din, (size_t)l, kind == K_EHLO && code == 250);
-      memmove(din, din + l, dinlen - (size_t)l);
-      dinlen -= (size_t)l;
-      slot_pop();
-      did = 1;
-      if (kind == K_RCPT && code / 100 == 2) n_ok++;
-      if (kind == K_DATAEND && code / 100 == 2) n_msgs++;
-      if (kind == K_DATA) {
-        if (code == 354) { mode = M_DATA; dst = D_LINESTART; }
-        else if (cinlen > cinpos) {
-          /* the client sent bytes before it could have seen this reply */
-          logline("sync", 421, 0, 0, 0, 0, 0);
-          cinpos = cinlen;
-          end_now(R_SYNC, "sync");
-          down_close(0);
-        }
-      }
-      if (kind == K_STARTTLS && code == 220) { start_blind(); return 1; }
-    }
+    const nj_rqslot *slot = nj_rq_head(&s->q);
+    int r = !slot ? unasked(s)
+          : slot->kind == NJ_RQ_LOCAL ? reply_local(s, slot) : reply_down(s, slot);
+    if (!r) return did;
+    if (r == 2) return 1;
+    did = 1;
   }
 }
 
-/* ------------------------------------------------------------ TLS */
-
-static void start_blind(void)
+/* The blind relay after STARTTLS in passthrough mode. */
+static void blind(struct session *s)
 {
-  char junk[4096];
-  ssize_t r;
-  size_t dropped = cinlen - cinpos;
-  /* plaintext the client sent before our 220: dropped, never relayed */
-  while ((r = read(fdcin, junk, sizeof junk)) > 0) dropped += (size_t)r;
-  cinpos = cinlen = 0;
-  mode = M_BLIND;
-  endwhy = "tls";
-  {
-    char num[32], tmp[32];
-    size_t k = 0, i;
-    unsigned long v = dropped;
-    do { tmp[k++] = (char)('0' + v % 10); v /= 10; } while (v);
-    for (i = 0; i < k; i++) num[i] = tmp[k - 1 - i];
-    num[k] = 0;
-    logline("tls", 220, "checks", "stopped", 7, "dropped", num);
+  struct side *c = &s->client, *d = &s->down;
+  if (held(c) && !d->outlen && d->wfd >= 0) {
+    size_t n = held(c) < d->outsize ? held(c) : d->outsize;
+    memcpy(d->out, c->in + c->inpos, n);
+    d->outlen = n;
+    c->inpos += n;
+  }
+  if (held(d) && !c->outlen) {
+    size_t n = held(d) < c->outsize ? held(d) : c->outsize;
+    memcpy(c->out, d->in + d->inpos, n);
+    c->outlen = n;
+    d->inpos += n;
+  }
+  if (c->eof && !held(c) && !d->outlen && d->wfd >= 0) { close(d->wfd); d->wfd = -1; }
+}
+
+/* ------------------------------------------------------------ the loop */
+
+/* What the end of either side means while the session goes on: once the
+ * client has said all it will, the downstream may finish too; a
+ * downstream that is gone (left unasked, or failed mid-message) and owes
+ * no reply gets the client a 421. Returns 1 if it queued a reply. */
+static int react(struct session *s)
+{
+  struct side *c = &s->client, *d = &s->down;
+  if (s->mode == M_BLIND) return 0;
+  if (s->ending && !d->closing) down_close(s, 0);
+  if (c->eof && s->mode == M_CMD && !input_pending(s) && !d->closing) down_close(s, 0);
+  if ((d->eof || d->dead) && !s->q.count && !held(d) && !s->quit && !c->eof && !s->ending) {
+    down_kill(s, "eof", R_DOWN);
+    end_now(s, R_DOWN, "downstream");
+    return 1;
+  }
+  return 0;
+}
+
+/* Does all that needs no waiting: commands parsed, message bytes scanned
+ * and passed, replies moved, until nothing moves. */
+static void pump(struct session *s)
+{
+  int moved;
+  do {
+    moved = 0;
+    if (s->mode == M_BLIND) { blind(s); return; }
+    if (s->mode == M_CMD) while (may_parse(s) && command(s)) moved = 1;
+    else moved |= data(s);
+    moved |= replies(s);
+    if (s->ending == 2) return;
+    if (!moved) moved = react(s);
+  } while (moved);
+}
+
+/* When is the session over? Here, and nowhere else. Returns the reason
+ * (the done line's end=), or 0 while it goes on. */
+static const char *over(const struct session *s)
+{
+  const struct side *c = &s->client, *d = &s->down;
+  if (s->ending == 2) return s->endwhy;            /* we said our last word */
+  if (s->mode == M_BLIND)                          /* either side is gone */
+    return c->dead || (d->rfd < 0 && !held(d) && !c->outlen) ? s->endwhy : 0;
+  /* the client left mid-message, nothing more of it to pass: no end of
+     message was sent, so nothing is queued */
+  if (c->eof && s->mode == M_DATA && DOUTMAX - d->outlen >= held(c)) return HANGUP;
+  if (c->eof && s->mode == M_DISCARD) return "eof-in-data";
+  /* the downstream is gone and owes nothing (react() has given the 421 if
+     it left unasked) */
+  if ((d->eof || d->dead) && !s->q.count && !held(d)) return s->endwhy;
+  /* nobody can hear us, and the downstream is done */
+  if (c->dead && d->closing && d->rfd < 0) return s->endwhy;
+  return 0;
+}
+
+/* 1 while the client's input is read. */
+static int client_reads(const struct session *s)
+{
+  const struct side *c = &s->client;
+  if (c->rfd < 0 || c->eof || s->quit || s->ending) return 0;
+  return held(c) < c->insize && (s->mode != M_CMD || held(c) < c->insize / 2);
+}
+
+/* The downstream's deadline while we wait on it: the reply timeout (at
+ * least the data timeout while a message's final reply is due; the
+ * client's in the blind relay), from its last progress. 0: no deadline. */
+static int down_deadline(const struct session *s, tain *t)
+{
+  const struct side *d = &s->down;
+  unsigned long secs = s->mode == M_BLIND ? s->cf.to_client : s->cf.to_reply;
+  if (d->rfd < 0 || !(s->q.down || d->outlen || d->closing || s->mode == M_BLIND)) return 0;
+  if (nj_rq_has(&s->q, NJ_RQ_DATAEND) && secs < s->cf.to_data) secs = s->cf.to_data;
+  tain_addsec(t, tain_less(&d->t_in, &d->t_out) ? &d->t_out : &d->t_in, (int)secs);
+  return 1;
+}
+
+/* The client's, to send its next line while the downstream owes nothing. */
+static int client_read_deadline(const struct session *s, tain *t)
+{
+  if (!client_reads(s) || s->q.down || s->down.outlen) return 0;
+  tain_addsec(t, &s->client.t_in, (int)s->cf.to_client);
+  return 1;
+}
+
+/* The client's, to take what we write. */
+static int client_write_deadline(const struct session *s, tain *t)
+{
+  if (!s->client.outlen || s->client.dead) return 0;
+  tain_addsec(t, &s->client.t_out, (int)s->cf.to_client);
+  return 1;
+}
+
+/* The earliest deadline, or the end of a tarpit pause if that is sooner. */
+static void next_deadline(struct session *s, tain *deadline)
+{
+  const nj_rqslot *h = nj_rq_head(&s->q);
+  tain t;
+  tain_add_g(deadline, &tain_infinite_relative);
+  if (down_deadline(s, &t)) *deadline = t;
+  if (client_read_deadline(s, &t) && tain_less(&t, deadline)) *deadline = t;
+  if (client_write_deadline(s, &t) && tain_less(&t, deadline)) *deadline = t;
+  if (h && h->kind == NJ_RQ_LOCAL && tain_less(&STAMP, &h->ready) &&
+      tain_less(&h->ready, deadline)) *deadline = h->ready;
+  if (s->paused && tain_less(&STAMP, &s->pause_until) &&
+      tain_less(&s->pause_until, deadline)) *deadline = s->pause_until;
+}
+
+/* A deadline passed: whose? */
+static void timeout(struct session *s)
+{
+  struct side *c = &s->client;
+  tain t;
+  tain_now_g();
+  if (client_write_deadline(s, &t) && !tain_less(&STAMP, &t)) {
+    c->dead = c->eof = 1;                 /* nothing more can be said to it */
+    c->outlen = 0;
+    s->endwhy = "client-timeout";
+  } else if (down_deadline(s, &t) && !tain_less(&STAMP, &t)) {
+    if (s->mode == M_BLIND) finish(s, "timeout");
+    if (s->mode == M_DATA) down_fail_data(s, "timeout");
+    else {
+      down_kill(s, "timeout", R_DOWN);
+      end_now(s, R_DOWN, "downstream");
+    }
+  } else if (client_read_deadline(s, &t) && !tain_less(&STAMP, &t)) {
+    log1(s, "timeout", R_TIMEOUT, 0, 0);
+    if (s->mode == M_DATA) down_close(s, 1);
+    end_now(s, R_TIMEOUT, "timeout");
+    if (s->mode != M_CMD) { s->mode = M_CMD; c->inpos = c->inlen; }
   }
 }
 
-/* ------------------------------------------------------------ main */
+static void client_write(struct session *s)
+{
+  struct side *c = &s->client;
+  int r = side_write(c);
+  if (r < 0) {
+    c->dead = c->eof = 1;
+    c->outlen = 0;
+  } else if (r && !c->outlen) c->t_in = c->t_out;   /* now it is the client's turn */
+}
+
+static void down_write(struct session *s)
+{
+  struct side *d = &s->down;
+  if (side_write(d) < 0) {
+    if (s->mode == M_DATA) down_fail_data(s, "write");
+    else down_kill(s, "write", R_DOWN);
+  } else if (!d->outlen && d->closing && d->wfd >= 0) {
+    close(d->wfd);
+    d->wfd = -1;
+  }
+}
+
+static void down_read(struct session *s)
+{
+  struct side *d = &s->down;
+  if (side_read(d) >= 0) return;
+  close(d->rfd);
+  d->rfd = -1;
+  if (s->mode == M_DATA) down_fail_data(s, "eof");
+}
+
+/* Waits in iopause until a byte can move on either side, then moves it.
+ * Returns 0 when a deadline passed instead. */
+static int io(struct session *s)
+{
+  struct side *c = &s->client, *d = &s->down;
+  iopause_fd x[4];
+  unsigned int n = 0;
+  int ic = -1, oc = -1, id = -1, od = -1, r;
+  tain deadline;
+  if (client_reads(s)) { ic = n; x[n].fd = c->rfd; x[n++].events = IOPAUSE_READ; }
+  if (c->outlen && !c->dead) { oc = n; x[n].fd = c->wfd; x[n++].events = IOPAUSE_WRITE; }
+  if (d->rfd >= 0 && held(d) < d->insize) { id = n; x[n].fd = d->rfd; x[n++].events = IOPAUSE_READ; }
+  if (d->wfd >= 0 && d->outlen) { od = n; x[n].fd = d->wfd; x[n++].events = IOPAUSE_WRITE; }
+  next_deadline(s, &deadline);
+  r = iopause_g(x, n, &deadline);
+  if (r < 0) {
+    if (errno == EINTR) return 1;
+    strerr_diefu1sys(111, "iopause");
+  }
+  if (!r) return 0;
+  if (oc >= 0 && x[oc].revents) client_write(s);
+  if (od >= 0 && x[od].revents) down_write(s);
+  if (id >= 0 && x[id].revents) down_read(s);
+  if (ic >= 0 && x[ic].revents) side_read(c);        /* its end: c->eof */
+  return 1;
+}
+
+/* ------------------------------------------------------------ start, end */
 
 static int tls_mode(const char *s)
 {
@@ -648,7 +832,7 @@ static int tls_mode(const char *s)
 
 /* Starts the downstream on two pipes with posix_spawnp (a vfork-style
  * clone: cheaper than fork, and an exec failure is reported here). */
-static void spawn(char const *const *argv)
+static void spawn(struct session *s, char const *const *argv)
 {
   int in[2], out[2], err;
   posix_spawn_file_actions_t fa;
@@ -664,7 +848,7 @@ static void spawn(char const *const *argv)
   if (posix_spawnattr_setsigdefault(&at, &dfl) ||
       posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF))
     strerr_diefu1sys(111, "set up the downstream");
-  err = posix_spawnp(&child, argv[0], &fa, &at, (char *const *)argv, environ);
+  err = posix_spawnp(&s->child, argv[0], &fa, &at, (char *const *)argv, environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&at);
   close(in[0]);
@@ -674,328 +858,147 @@ static void spawn(char const *const *argv)
     errno = err;
     strerr_diefusys(111, "exec ", argv[0]);
   }
-  fddout = in[1];
-  fddin = out[0];
-  fcntl(fddout, F_SETPIPE_SZ, 1 << 20);    /* fewer wake-ups in DATA */
-  ndelay_on(fddout);
-  ndelay_on(fddin);
+  fcntl(in[1], F_SETPIPE_SZ, 1 << 20);    /* fewer wake-ups in DATA */
+  side_attach(&s->down, out[0], in[1]);
 }
 
 static void on_alarm(int sig) { (void)sig; }
 
 /* Waits for the downstream to exit: it has its EOF by now. After 5 s it
  * gets SIGTERM, after 7 s SIGKILL; never a zombie, never an orphan. */
-static void reap(void)
+static void reap(struct session *s)
 {
   int st, i;
   struct sigaction sa;
-  if (child <= 0) return;
+  if (s->child <= 0) return;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_alarm;               /* no SA_RESTART: waitpid gives EINTR */
   sigaction(SIGALRM, &sa, 0);
   for (i = 0; i < 3; i++) {
     alarm(i == 0 ? 5 : 2);
-    if (waitpid(child, &st, 0) == child || errno != EINTR) break;
-    kill(child, i == 0 ? SIGTERM : SIGKILL);
+    if (waitpid(s->child, &st, 0) == s->child || errno != EINTR) break;
+    kill(s->child, i == 0 ? SIGTERM : SIGKILL);
   }
   alarm(0);
-  child = 0;
+  s->child = 0;
 }
 
-static void summary(void)
+static void summary(const struct session *s)
 {
   nj_log l;
-  nj_log_start(&l, "done", ip);
-  nj_log_ulong(&l, "msgs", n_msgs);
-  nj_log_ulong(&l, "rcpt_ok", n_ok);
-  nj_log_ulong(&l, "rcpt_bad", n_bad);
-  nj_log_ulong(&l, "rcpt_defer", n_defer);
-  nj_log_ulong(&l, "bad_cmd", n_badcmd);
-  nj_log_ulong(&l, "bytes", n_bytes);
-  nj_log_str(&l, "end", endwhy);
+  nj_log_start(&l, "done", s->cf.ip);
+  nj_log_ulong(&l, "msgs", s->n_msgs);
+  nj_log_ulong(&l, "rcpt_ok", s->n_ok);
+  nj_log_ulong(&l, "rcpt_bad", s->n_bad);
+  nj_log_ulong(&l, "rcpt_defer", s->n_defer);
+  nj_log_ulong(&l, "bad_cmd", s->n_badcmd);
+  nj_log_ulong(&l, "bytes", s->n_bytes);
+  nj_log_str(&l, "end", s->endwhy);
   nj_log_end(&l);
 }
 
 /* Lets the client read our last words: half-close, then drain its input
  * for a short while, so that closing does not reset the connection. */
-static void linger(void)
+static void linger(const struct session *s)
 {
+  const struct side *c = &s->client;
   char junk[4096];
   tain deadline;
-  if (client_dead) return;
-  shutdown(fdcout, SHUT_WR);
-  if (client_eof) return;
+  if (c->dead) return;
+  shutdown(c->wfd, SHUT_WR);
+  if (c->eof) return;
   tain_now_g();
   tain_addsec_g(&deadline, 2);
-  for (;;) {
-    ssize_t r = nj_read(fdcin, junk, sizeof junk, &deadline);
-    if (r <= 0) break;
-  }
+  while (nj_read(c->rfd, junk, sizeof junk, &deadline) > 0) {}
 }
 
-static void finish(void)
+static void finish(struct session *s, const char *why)
 {
-  tain deadline;
-  if (fddout >= 0) { close(fddout); fddout = -1; }
-  if (coutlen && !client_dead) {
+  struct side *c = &s->client, *d = &s->down;
+  s->endwhy = why;
+  if (why == HANGUP) log1(s, "hangup", 0, "state", "data");
+  if (d->wfd >= 0) { close(d->wfd); d->wfd = -1; }
+  if (c->outlen && !c->dead) {
+    tain deadline;
     tain_now_g();
-    tain_addsec_g(&deadline, (int)(to_client < 30 ? to_client : 30));
-    nj_write(fdcout, cout, coutlen, &deadline);
+    tain_addsec_g(&deadline, (int)(s->cf.to_client < 30 ? s->cf.to_client : 30));
+    nj_write(c->wfd, c->out, c->outlen, &deadline);
   }
-  coutlen = 0;
-  linger();
-  if (fddin >= 0) { close(fddin); fddin = -1; }
-  reap();
-  summary();
+  c->outlen = 0;
+  linger(s);
+  if (d->rfd >= 0) { close(d->rfd); d->rfd = -1; }
+  reap(s);
+  summary(s);
   _exit(0);
 }
 
-static void io_client_read(void)
-{
-  ssize_t r;
-  if (cinpos && cinpos == cinlen) cinpos = cinlen = 0;
-  if (cinpos && CINMAX - cinlen < 4096) {
-    memmove(cin, cin + cinpos, cinlen - cinpos);
-    cinlen -= cinpos;
-    cinpos = 0;
-  }
-  if (cinlen >= CINMAX) return;
-  r = read(fdcin, cin + cinlen, CINMAX - cinlen);
-  if (r < 0) {
-    if (errno == EINTR || errno == EAGAIN) return;
-    client_eof = 1;
-    return;
-  }
-  tain_copynow(&t_client);
-  if (!r) { client_eof = 1; return; }
-  cinlen += (size_t)r;
-}
-
-static void io_client_write(void)
-{
-  ssize_t r = write(fdcout, cout, coutlen);
-  if (r < 0) {
-    if (errno == EINTR || errno == EAGAIN) return;
-    client_dead = 1;
-    client_eof = 1;
-    coutlen = 0;
-    return;
-  }
-  memmove(cout, cout + r, coutlen - (size_t)r);
-  coutlen -= (size_t)r;
-  tain_copynow(&t_cout);
-  if (!coutlen) t_client = t_cout;     /* now it is the client's turn */
-}
-
-static void io_down_write(void)
-{
-  ssize_t r = write(fddout, dout, doutlen);
-  if (r < 0) {
-    if (errno == EINTR || errno == EAGAIN) return;
-    if (mode == M_DATA) { down_kill("write", 451); mode = M_DISCARD; }
-    else { down_kill("write", 421); }
-    return;
-  }
-  memmove(dout, dout + r, doutlen - (size_t)r);
-  doutlen -= (size_t)r;
-  tain_copynow(&t_down);
-  if (!doutlen && down_closing && fddout >= 0) { close(fddout); fddout = -1; }
-}
-
-static void io_down_read(void)
-{
-  ssize_t r;
-  if (dinlen >= DINMAX) return;
-  r = read(fddin, din + dinlen, DINMAX - dinlen);
-  if (r < 0) {
-    if (errno == EINTR || errno == EAGAIN) return;
-    r = 0;
-  }
-  tain_copynow(&t_down);
-  if (!r) {
-    down_eof = 1;
-    close(fddin);
-    fddin = -1;
-    if (mode == M_DATA) { down_kill("eof", 451); mode = M_DISCARD; }
-    return;
-  }
-  dinlen += (size_t)r;
-}
-
-/* The blind relay after STARTTLS in passthrough mode. */
-static void blind(void)
-{
-  if (cinlen > cinpos && !doutlen && fddout >= 0) {
-    size_t n = cinlen - cinpos;
-    if (n > DOUTMAX) n = DOUTMAX;
-    memcpy(dout, cin + cinpos, n);
-    doutlen = n;
-    cinpos += n;
-  }
-  if (dinlen && !coutlen) {
-    memcpy(cout, din, dinlen);
-    coutlen = dinlen;
-    dinlen = 0;
-  }
-  if (client_eof && cinpos == cinlen && !doutlen && fddout >= 0) {
-    close(fddout);
-    fddout = -1;
-  }
-}
-
-int main(int argc, char const *const *argv)
+/* Reads the options and the environment into cf; returns the downstream's
+ * argv. */
+static char const *const *configure(int argc, char const *const *argv,
+                                    struct config *cf, char *ipbuf, const char **alias)
 {
   subgetopt l = SUBGETOPT_ZERO;
-  const char *alias = 0;
   nj_ip cip;
   unsigned long o_client = 300, o_reply = 300, o_data = 600;
-
   for (;;) {
     int opt = subgetopt_r(argc, argv, "a:t:r:d:", &l);
     if (opt == -1) break;
     switch (opt) {
-      case 'a': alias = l.arg; break;
+      case 'a': *alias = l.arg; break;
       case 't': o_client = nj_opt_ulong('t', l.arg, 1, 86400); break;
       case 'r': o_reply = nj_opt_ulong('r', l.arg, 1, 86400); break;
       case 'd': o_data = nj_opt_ulong('d', l.arg, 1, 86400); break;
       default: strerr_dieusage(100, USAGE);
     }
   }
-  argc -= l.ind;
-  argv += l.ind;
-  if (!argc) strerr_dieusage(100, USAGE);
-  if (alias && (!*alias || strchr(alias, '/'))) strerr_dieusage(100, USAGE);
+  if (l.ind >= argc) strerr_dieusage(100, USAGE);
+  if (*alias && (!**alias || strchr(*alias, '/'))) strerr_dieusage(100, USAGE);
+  cf->ip = 0;
+  if (nj_ip_client(&cip, 0)) { nj_ip_fmt(ipbuf, &cip); cf->ip = ipbuf; }
+  cf->to_client = nj_env_ulong("RCPTCHECK_TIMEOUT", o_client, 1, 86400, 1);
+  cf->to_reply = nj_env_ulong("RCPTCHECK_REPLYTIMEOUT", o_reply, 1, 86400, 1);
+  cf->to_data = nj_env_ulong("RCPTCHECK_DATATIMEOUT", o_data, 1, 86400, 1);
+  cf->maxbad = nj_env_ulong("RCPTCHECK_MAXBAD", 10, 0, 1000000, 1);
+  cf->tarpit = nj_env_ulong("RCPTCHECK_TARPIT", 0, 0, TARPITCAP, 1);
+  cf->tls_pass = tls_mode(getenv("RCPTCHECK_TLS"));
+  cf->relayclient = getenv("RELAYCLIENT");
+  return argv + l.ind;
+}
 
-  if (nj_ip_client(&cip, 0)) { nj_ip_fmt(ipbuf, &cip); ip = ipbuf; }
-  to_client = nj_env_ulong("RCPTCHECK_TIMEOUT", o_client, 1, 86400, 1);
-  to_reply = nj_env_ulong("RCPTCHECK_REPLYTIMEOUT", o_reply, 1, 86400, 1);
-  to_data = nj_env_ulong("RCPTCHECK_DATATIMEOUT", o_data, 1, 86400, 1);
-  maxbad = nj_env_ulong("RCPTCHECK_MAXBAD", 10, 0, 1000000, 1);
-  tarpit = nj_env_ulong("RCPTCHECK_TARPIT", 0, 0, TARPITCAP, 1);
-  tls_pass = tls_mode(getenv("RCPTCHECK_TLS"));
-  relayclient = getenv("RELAYCLIENT");
-  nj_qmail_init(&qm, getenv("QMAILHOME"), getenv("RCPTCHECK_CDB"), alias);
+static void session_init(struct session *s, const char *alias)
+{
+  nj_qmail_init(&s->qm, getenv("QMAILHOME"), getenv("RCPTCHECK_CDB"), alias);
+  s->mode = M_CMD;
+  side_init(&s->client, s->cin, sizeof s->cin, s->cout, sizeof s->cout);
+  side_init(&s->down, s->din, sizeof s->din, s->dout, sizeof s->dout);
+  nj_rq_clear(&s->q);
+  s->cmd.mode = NJ_CMD_STRICT;
+  s->cmd.skipping = 0;
+  s->dst = NJ_DATA_LINESTART;
+  s->quit = s->ending = s->paused = 0;
+  s->pause_until = tain_zero;
+  s->child = 0;
+  s->endwhy = "eof";
+  s->n_msgs = s->n_ok = s->n_bad = s->n_defer = s->n_badcmd = s->n_bytes = 0;
+}
 
-  sig_ignore(SIGPIPE);
-  spawn(argv);
-  ndelay_on(fdcin);
-  ndelay_on(fdcout);
+int main(int argc, char const *const *argv)
+{
+  struct session s;
+  char ipbuf[NJ_IPFMT];
+  const char *alias = 0;
+  argv = configure(argc, argv, &s.cf, ipbuf, &alias);
   tain_now_set_stopwatch_g();
-  t_client = t_down = t_cout = STAMP;
-  slot_push(K_GREETING, 0, 0, 0);
+  session_init(&s, alias);
+  sig_ignore(SIGPIPE);
+  spawn(&s, argv);
+  side_attach(&s.client, 0, 1);
+  nj_rq_push(&s.q, NJ_RQ_GREETING, 0, 0, 0);   /* the downstream's 220 */
 
   for (;;) {
-    iopause_fd x[4];
-    unsigned int nx = 0;
-    int ic = -1, oc = -1, id = -1, od = -1, r;
-    tain deadline, t;
-    int progress = 1;
-
-    while (progress) {
-      progress = 0;
-      if (mode == M_BLIND) { blind(); break; }
-      if (mode == M_DATA || mode == M_DISCARD) progress |= data();
-      else while (may_parse() && command()) progress = 1;
-      progress |= replies();
-      if (ending == 2) finish();
-    }
-    if (ending && !down_closing) down_close(0);
-
-    /* when is the session over? */
-    if (mode == M_BLIND) {
-      if (fddin < 0 && !dinlen && !coutlen) finish();
-      if (client_dead) finish();
-    } else {
-      if (client_eof && mode == M_DATA && DOUTMAX - doutlen >= cinlen - cinpos) {
-        /* the client left in the middle of a message: nothing is queued */
-        down_close(1);
-        logline("hangup", 0, "state", "data", 4, 0, 0);
-        endwhy = "eof-in-data";
-        finish();
-      }
-      if (client_eof && mode == M_DISCARD) { endwhy = "eof-in-data"; finish(); }
-      if (client_eof && mode == M_CMD && !input_pending()) {
-        /* nothing more will come: let the downstream finish */
-        if (!down_closing) down_close(0);
-      }
-      if ((down_eof || down_dead) && !scount && !dinlen) {
-        if (!quit_sent && !client_eof && !ending) {
-          if (!down_dead) down_kill("eof", 421);
-          end_now(R_DOWN, "downstream");
-          continue;
-        }
-        finish();
-      }
-      if (client_dead && down_closing && fddin < 0) finish();
-    }
-
-    /* what to wait for */
-    if (fdcin >= 0 && !client_eof && cinlen - cinpos < CINMAX && !quit_sent && !ending &&
-        (mode != M_CMD || cinlen - cinpos < CINMAX / 2)) {
-      ic = nx; x[nx].fd = fdcin; x[nx++].events = IOPAUSE_READ;
-    }
-    if (coutlen && !client_dead) { oc = nx; x[nx].fd = fdcout; x[nx++].events = IOPAUSE_WRITE; }
-    if (fddin >= 0 && dinlen < DINMAX) { id = nx; x[nx].fd = fddin; x[nx++].events = IOPAUSE_READ; }
-    if (fddout >= 0 && doutlen) { od = nx; x[nx].fd = fddout; x[nx++].events = IOPAUSE_WRITE; }
-
-    /* deadlines: the downstream's while we wait on it, the client's else */
-    tain_add_g(&deadline, &tain_infinite_relative);
-    if (fddin >= 0 && (sdown || doutlen || down_closing || mode == M_BLIND)) {
-      unsigned long secs = mode == M_BLIND ? to_client : to_reply;
-      unsigned int i;
-      for (i = 0; i < scount; i++)
-        if (slots[(shead + i) % SLOTMAX].kind == K_DATAEND && secs < to_data) secs = to_data;
-      tain_addsec(&deadline, &t_down, (int)secs);
-    }
-    if (ic >= 0 && !sdown && !doutlen) {
-      tain_addsec(&t, &t_client, (int)to_client);
-      if (tain_less(&t, &deadline)) deadline = t;
-    }
-    if (oc >= 0) {
-      tain_addsec(&t, &t_cout, (int)to_client);
-      if (tain_less(&t, &deadline)) deadline = t;
-    }
-    if (scount && slots[shead].kind == K_LOCAL && tain_less(&slots[shead].ready, &deadline))
-      deadline = slots[shead].ready;
-    if (paused && tain_less(&pause_until, &deadline)) deadline = pause_until;
-
-    r = iopause_g(x, nx, &deadline);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      strerr_diefu1sys(111, "iopause");
-    }
-    if (!r) {
-      /* a deadline passed: whose? */
-      tain_now_g();
-      if (scount && slots[shead].kind == K_LOCAL && !tain_less(&STAMP, &slots[shead].ready)) continue;
-      if (paused && !tain_less(&STAMP, &pause_until)) continue;
-      if (oc >= 0) {
-        tain_addsec(&t, &t_cout, (int)to_client);
-        if (!tain_less(&STAMP, &t)) {
-          client_dead = 1; client_eof = 1; coutlen = 0;
-          endwhy = "client-timeout";
-          continue;
-        }
-      }
-      if (fddin >= 0 && (sdown || doutlen || down_closing || mode == M_BLIND)) {
-        if (mode == M_BLIND) { endwhy = "timeout"; finish(); }
-        if (mode == M_DATA) { down_kill("timeout", 451); mode = M_DISCARD; continue; }
-        down_kill("timeout", 421);
-        end_now(R_DOWN, "downstream");
-        continue;
-      }
-      if (ic >= 0) {
-        logline("timeout", 421, 0, 0, 0, 0, 0);
-        if (mode == M_DATA) down_close(1);
-        end_now(R_TIMEOUT, "timeout");
-        if (mode != M_CMD) { mode = M_CMD; cinpos = cinlen; }
-        continue;
-      }
-      continue;
-    }
-    if (oc >= 0 && x[oc].revents) io_client_write();
-    if (od >= 0 && x[od].revents) io_down_write();
-    if (id >= 0 && x[id].revents) io_down_read();
-    if (ic >= 0 && x[ic].revents) io_client_read();
+    const char *why;
+    pump(&s);
+    if ((why = over(&s))) finish(&s, why);
+    if (!io(&s)) timeout(&s);
   }
 }

@@ -1,6 +1,8 @@
 /* smtp.c: the fake SMTP session that refuses a client, in rblsmtpd's
  * manner: a banner, harmless commands accepted, the refusal text where
- * it matters, 221 to QUIT, and a close when the timeout runs out. */
+ * it matters, 221 to QUIT, and a close when the timeout runs out. Lines
+ * are split by smtpcmd.c in its lenient mode: a refusal session answers
+ * clients that end lines with a bare LF too. */
 #include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -9,9 +11,11 @@
 #include <skalibs/tai.h>
 #include <skalibs/sig.h>
 #include <skalibs/djbunix.h>
+#include <skalibs/buffer.h>
+#include <skalibs/unix-timed.h>
 #include "najimi.h"
+#include "smtpcmd.h"
 
-#define LINEMAX 1024
 #define OUTMAX 4096
 
 const char *nj_local_host(void)
@@ -29,64 +33,53 @@ const char *nj_local_host(void)
   return s;
 }
 
-typedef struct out_s {
-  char buf[OUTMAX];
-  size_t len;
-} out;
-
-static void out_line(out *o, const char *s)
+/* One reply line into the output buffer. Replies are written in batches
+ * (one write for all the answers to one read), never a write() per line:
+ * that would cost a Nagle stall per line. */
+static void say(buffer *o, const char *s, const tain *deadline)
 {
-  size_t n = strlen(s);
-  if (n > OUTMAX - 2 - o->len) n = OUTMAX - 2 - o->len;
-  memcpy(o->buf + o->len, s, n);
-  o->len += n;
-  o->buf[o->len++] = '\r';
-  o->buf[o->len++] = '\n';
+  if (buffer_timed_puts_g(o, s, deadline) < strlen(s) ||
+      buffer_timed_put_g(o, "\r\n", 2, deadline) < 2) _exit(0);
 }
 
-static void out_flush(out *o, const tain *deadline)
+static void flush(buffer *o, const tain *deadline)
 {
-  if (o->len && !nj_write(1, o->buf, o->len, deadline)) _exit(0);
-  o->len = 0;
+  if (!buffer_timed_flush_g(o, deadline)) _exit(0);
 }
 
-static int verb_is(const char *line, size_t n, const char *verb)
+/* Answers one line (nj_cmd_next, lenient: any client is answered).
+ * Returns 0 after QUIT. */
+static int answer(const nj_refusal *r, buffer *o, const nj_cmd *c,
+                  const char *hello, const tain *deadline)
 {
-  size_t i;
-  for (i = 0; i < 4; i++) {
-    char c = i < n ? line[i] : 0;
-    if (c >= 'a' && c <= 'z') c = (char)(c - 32);
-    if (c != verb[i]) return 0;
-  }
-  return n == 4 || line[4] == ' ' || line[4] == '\r';
-}
-
-/* Answers one command line (without its LF). Returns 0 after QUIT. */
-static int answer(const nj_refusal *r, out *o, const char *line, size_t n,
-                  const char *hello)
-{
-  if (verb_is(line, n, "QUIT")) {
-    out_line(o, "221 2.0.0 closing connection");
+  const char *reply = r->reply;
+  if (c->status != NJ_CMD_OK) reply = r->all_503 ? r->reply : nj_cmd_reply(c->status);
+  else if (c->verb == NJ_VERB_QUIT) {
+    say(o, "221 2.0.0 closing connection", deadline);
     return 0;
+  } else if (r->all_503) reply = r->reply;
+  else switch (c->verb) {
+    case NJ_VERB_HELO: case NJ_VERB_EHLO: reply = hello; break;
+    case NJ_VERB_MAIL: reply = "250 2.1.0 ok"; break;
+    case NJ_VERB_RSET: case NJ_VERB_NOOP: reply = "250 2.0.0 ok"; break;
+    case NJ_VERB_RCPT:
+      if (r->at_data) reply = "250 2.1.5 ok";
+      break;
+    default: break;
   }
-  if (r->all_503) out_line(o, r->reply);
-  else if (verb_is(line, n, "HELO") || verb_is(line, n, "EHLO")) out_line(o, hello);
-  else if (verb_is(line, n, "MAIL")) out_line(o, "250 2.1.0 ok");
-  else if (verb_is(line, n, "RSET") || verb_is(line, n, "NOOP")) out_line(o, "250 2.0.0 ok");
-  else if (r->at_data && verb_is(line, n, "RCPT")) out_line(o, "250 2.1.5 ok");
-  else out_line(o, r->reply);
+  say(o, reply, deadline);
   return 1;
 }
 
 void nj_refuse(const nj_refusal *r)
 {
-  char line[LINEMAX];
-  char in[LINEMAX];
+  char in[2 * NJ_CMD_LENIENTMAX];         /* a whole line always fits */
+  char outbuf[OUTMAX];
   char hello[300];
   size_t len = 0;
-  int toolong = 0;
   tain deadline;
-  out o = { .len = 0 };
+  buffer o = BUFFER_INIT(&buffer_write, 1, outbuf, sizeof outbuf);
+  nj_cmdreader rd = NJ_CMDREADER(NJ_CMD_LENIENT);
   const char *host = nj_local_host();
 
   sig_ignore(SIGPIPE);
@@ -100,28 +93,24 @@ void nj_refuse(const nj_refusal *r)
   memcpy(hello, "250 ", 4);
   memcpy(hello + 4, host, strlen(host) + 1);
 
-  out_line(&o, r->greeting);
-  out_flush(&o, &deadline);
+  say(&o, r->greeting, &deadline);
+  flush(&o, &deadline);
   for (;;) {
-    size_t i;
-    ssize_t got = nj_read(0, in, sizeof in, &deadline);
+    size_t pos = 0;
+    ssize_t got = nj_read(0, in + len, sizeof in - len, &deadline);
     if (got <= 0) _exit(0);
-    for (i = 0; i < (size_t)got; i++) {
-      char c = in[i];
-      if (c != '\n') {
-        if (len < sizeof line) line[len++] = c;
-        else toolong = 1;
-        continue;
-      }
-      if (toolong) out_line(&o, r->all_503 ? r->reply : "500 5.5.2 line too long");
-      else if (!answer(r, &o, line, len, hello)) {
-        out_flush(&o, &deadline);
+    len += (size_t)got;
+    for (;;) {
+      nj_cmd c;
+      pos += nj_cmd_next(&rd, in + pos, len - pos, &c);
+      if (c.status == NJ_CMD_MORE) break;
+      if (!answer(r, &o, &c, hello, &deadline)) {
+        flush(&o, &deadline);
         _exit(0);
       }
-      len = 0;
-      toolong = 0;
-      if (o.len > OUTMAX - 600) out_flush(&o, &deadline);
     }
-    out_flush(&o, &deadline);
+    memmove(in, in + pos, len - pos);
+    len -= pos;
+    flush(&o, &deadline);
   }
 }
