@@ -68,12 +68,11 @@ int main(int argc, char const *const *argv)
   stralloc sa = STRALLOC_ZERO;
   struct cdb_make cm;
   unsigned long line = 0, entries = 0, expired = 0;
-  char today[11];
+  int64_t today = nj_day((int64_t)time(0));
   int fd;
 
   if (argc != 3) strerr_dieusage(100, USAGE);
   tmpname = argv[2];
-  nj_wl_today(today, time(0));
 
   fd = open(tmpname, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) strerr_diefu2sys(111, "create ", tmpname);
@@ -103,9 +102,10 @@ int main(int argc, char const *const *argv)
     if (!n) continue;
     if (n > 2) die_line(line, "expected: entry [YYYY-MM-DD] [# comment]");
     if (n == 2) {
-      if (!nj_wl_date_ok(w[1], strlen(w[1]))) die_line(line, "bad date, expected YYYY-MM-DD");
+      int64_t last;
+      if (!nj_date_scan(w[1], strlen(w[1]), &last)) die_line(line, "bad date, expected YYYY-MM-DD");
       date = w[1];
-      if (strcmp(date, today) < 0) expired++;
+      if (last < today) expired++;
     }
     if (nj_cidr_parse(w[0], &net, &len)) klen = nj_wl_netkey(key, &net, len);
     else if (w[0][0] == '.') klen = nj_wl_hostkey(key, sizeof key, w[0], 1);

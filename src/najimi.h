@@ -5,7 +5,7 @@
  * log.c    one sanitised key=value log line per decision
  * io.c     reads and writes with deadlines
  * smtp.c   the fake SMTP session that refuses a client
- * stamp.c  times of log lines: @tai64n labels, UTC dates
+ * calendar.c  @tai64n labels, UTC times, YYYY-MM-DD dates, days
  *
  * Subsystems with headers of their own: greylist.h (ipgreylist's keys,
  * state and whitelist), qmailrcpt.h (recipients by qmail's rules).
@@ -138,15 +138,19 @@ extern void nj_refuse(const nj_refusal *r) __attribute__((noreturn));
  * host name, else "najimi.local". */
 extern const char *nj_local_host(void);
 
-/* ------------------------------------------------------------- stamp.c */
+/* ---------------------------------------------------------- calendar.c */
 
 #define NJ_TAI64N 25      /* "@" and 24 hex digits, as multilog t writes */
 #define NJ_UTCFMT 21      /* "2026-11-22T16:30:46Z" plus NUL */
+#define NJ_DATEFMT 11     /* "2026-11-22" plus NUL */
+#define NJ_DAYSECS 86400
+#define NJ_SECS_MAX 253402300799LL   /* 9999-12-31T23:59:59Z, the last time handled */
 
 /* Reads the TAI64N label at s (n bytes available, at least NJ_TAI64N
- * needed): "@" then 24 hex digits. *secs gets Unix seconds (daemontools'
- * convention: label = 2^62 + 10 + seconds; nanoseconds dropped).
- * 1 on success; 0 for a bad digit, or a date before 1970 or after 9999. */
+ * needed): "@" then 24 hex digits (skalibs' timestamp_scan). *secs gets
+ * Unix seconds (daemontools' convention: label = 2^62 + 10 + seconds;
+ * nanoseconds dropped). 1 on success; 0 for a bad digit, or a date before
+ * 1970 or after 9999. */
 extern int nj_tai64n_scan(const char *s, size_t n, int64_t *secs);
 
 /* Writes the label of secs (nanoseconds 0) and a NUL into buf
@@ -154,11 +158,24 @@ extern int nj_tai64n_scan(const char *s, size_t n, int64_t *secs);
 extern size_t nj_tai64n_fmt(char *buf, int64_t secs);
 
 /* Writes secs as "YYYY-MM-DDTHH:MM:SSZ" (UTC) and a NUL into buf
- * (NJ_UTCFMT bytes); returns NJ_UTCFMT - 1. */
+ * (NJ_UTCFMT bytes); returns NJ_UTCFMT - 1. secs is clamped to
+ * 1970..9999. */
 extern size_t nj_utc_fmt(char *buf, int64_t secs);
 
 /* Parses exactly that form (whole string, real calendar dates, 1970
  * onwards). 1 on success. */
 extern int nj_utc_scan(const char *s, int64_t *secs);
+
+/* Days: day 0 is 1970-01-01 (UTC). nj_day gives the day of a time
+ * (clamped to 1970..9999). */
+extern int64_t nj_day(int64_t secs);
+
+/* Parses s (exactly n = 10 bytes) as "YYYY-MM-DD", a real date from
+ * 1970-01-01 to 9999-12-31, into its day. 1 on success. */
+extern int nj_date_scan(const char *s, size_t n, int64_t *day);
+
+/* Writes the day (clamped to 1970..9999) as "YYYY-MM-DD" and a NUL into
+ * buf (NJ_DATEFMT bytes); returns NJ_DATEFMT - 1. */
+extern size_t nj_date_fmt(char *buf, int64_t day);
 
 #endif
