@@ -1,6 +1,10 @@
-/* io.c: every read and write has a deadline. */
+/* io.c: reads and writes. On descriptors, each with a deadline; control
+ * files ("one entry a line, # comments") through one line reader. */
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
+#include <skalibs/djbunix.h>
+#include <skalibs/stralloc.h>
 #include <skalibs/iopause.h>
 #include <skalibs/tai.h>
 #include <skalibs/exec.h>
@@ -63,4 +67,68 @@ void nj_exec(char const *const *argv)
 {
   exec(argv);
   strerr_diefusys(111, "exec ", argv[0]);
+}
+
+/* ------------------------------------------------------- control files */
+
+static int blank(const nj_ctl *c, char ch)
+{
+  return ch == ' ' || ch == '\t' || (ch == '\r' && (c->flags & NJ_CTL_CR));
+}
+
+void nj_ctl_init(nj_ctl *c, char *s, size_t len, unsigned int flags, size_t max)
+{
+  c->s = s;
+  c->len = len;
+  c->pos = 0;
+  c->line = 0;
+  c->flags = flags;
+  c->max = max;
+  c->why = 0;
+}
+
+int nj_ctl_open(nj_ctl *c, stralloc *sa, const char *file, unsigned int flags, size_t max)
+{
+  sa->len = 0;
+  if (!openslurpclose(sa, file)) return errno == ENOENT ? 0 : -1;
+  if (!stralloc_readyplus(sa, 1)) return -1;   /* room for the last NUL */
+  nj_ctl_init(c, sa->s, sa->len, flags, max);
+  return 1;
+}
+
+/* Where the comment of line[b..e) starts, or e. */
+static size_t comment(const nj_ctl *c, const char *line, size_t b, size_t e)
+{
+  size_t i;
+  if (c->flags & NJ_CTL_HASHANY) {
+    const char *h = memchr(line + b, '#', e - b);
+    return h ? (size_t)(h - line) : e;
+  }
+  if (c->flags & NJ_CTL_HASHWORD) {
+    for (i = b; i < e; i++)
+      if (line[i] == '#' && (i == b || blank(c, line[i - 1]))) return i;
+    return e;
+  }
+  return b < e && line[b] == '#' ? b : e;
+}
+
+int nj_ctl_next(nj_ctl *c, char **entry, size_t *n)
+{
+  while (c->pos < c->len) {
+    char *line = c->s + c->pos, *nl = memchr(line, '\n', c->len - c->pos);
+    size_t e = nl ? (size_t)(nl - line) : c->len - c->pos, b = 0;
+    c->pos += e + (nl ? 1 : 0);
+    c->line++;
+    if (c->max && e > c->max) { c->why = "line too long"; return -1; }
+    if ((c->flags & NJ_CTL_NONUL) && memchr(line, 0, e)) { c->why = "NUL byte"; return -1; }
+    if (c->flags & NJ_CTL_LEAD) while (b < e && blank(c, line[b])) b++;
+    e = comment(c, line, b, e);
+    while (e > b && blank(c, line[e - 1])) e--;
+    if (e == b) continue;
+    line[e] = 0;             /* a blank, '#', the newline, or the byte after len */
+    *entry = line + b;
+    *n = e - b;
+    return 1;
+  }
+  return 0;
 }

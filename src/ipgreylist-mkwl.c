@@ -17,9 +17,8 @@
 #include <fcntl.h>
 #include <time.h>
 #include <cdb.h>
-#include <skalibs/buffer.h>
+#include <skalibs/djbunix.h>
 #include <skalibs/stralloc.h>
-#include <skalibs/skamisc.h>
 #include <skalibs/strerr.h>
 #include <skalibs/types.h>
 #include "najimi.h"
@@ -50,13 +49,14 @@ static void die_tmp(const char *what)
   strerr_diefu2sys(111, what, tmpname);
 }
 
-/* Splits s at blanks: up to 3 words; returns how many (a 4th is an error). */
+/* Splits an entry at blanks: up to 3 words; returns how many (a 4th is
+ * an error). */
 static unsigned int words(char *s, char **w)
 {
   unsigned int n = 0;
   for (;;) {
     while (*s == ' ' || *s == '\t' || *s == '\r') *s++ = 0;
-    if (!*s || *s == '#') { *s = 0; return n; }
+    if (!*s) return n;
     if (n == 3) return 4;
     w[n++] = s;
     while (*s && *s != ' ' && *s != '\t' && *s != '\r') s++;
@@ -67,7 +67,8 @@ int main(int argc, char const *const *argv)
 {
   stralloc sa = STRALLOC_ZERO;
   struct cdb_make cm;
-  unsigned long line = 0, entries = 0, expired = 0;
+  nj_ctl c;
+  unsigned long entries = 0, expired = 0;
   int64_t today = nj_day((int64_t)time(0));
   int fd;
 
@@ -78,32 +79,29 @@ int main(int argc, char const *const *argv)
   if (fd < 0) strerr_diefu2sys(111, "create ", tmpname);
   if (cdb_make_start(&cm, fd) < 0) die_tmp("start ");
 
+  /* one entry a line; a # at the start of a word begins a comment */
+  if (!slurp(&sa, 0) || !stralloc_readyplus(&sa, 1)) {
+    unlink(tmpname);
+    strerr_diefu1sys(111, "read standard input");
+  }
+  nj_ctl_init(&c, sa.s, sa.len, NJ_CTL_TEXT | NJ_CTL_HASHWORD | NJ_CTL_NONUL, LINEMAX);
   for (;;) {
-    char *w[4];
+    char *w[4], *entry;
     char key[300];
     size_t klen;
     unsigned int n;
     nj_ip net;
     unsigned int len;
     const char *date = "";
-    int r;
+    int r = nj_ctl_next(&c, &entry, &klen);
 
-    sa.len = 0;
-    r = skagetln(buffer_0, &sa, '\n');
-    if (r < 0 && errno != EPIPE) { unlink(tmpname); strerr_diefu1sys(111, "read standard input"); }
-    if (!sa.len) break;
-    line++;
-    if (sa.s[sa.len - 1] == '\n') sa.len--;
-    if (sa.len > LINEMAX) die_line(line, "line too long");
-    if (memchr(sa.s, 0, sa.len)) die_line(line, "NUL byte");
-    if (!stralloc_0(&sa)) die_tmp("allocate for ");
-
-    n = words(sa.s, w);
-    if (!n) continue;
-    if (n > 2) die_line(line, "expected: entry [YYYY-MM-DD] [# comment]");
+    if (!r) break;
+    if (r < 0) die_line(c.line, c.why);
+    n = words(entry, w);
+    if (n > 2) die_line(c.line, "expected: entry [YYYY-MM-DD] [# comment]");
     if (n == 2) {
       int64_t last;
-      if (!nj_date_scan(w[1], strlen(w[1]), &last)) die_line(line, "bad date, expected YYYY-MM-DD");
+      if (!nj_date_scan(w[1], strlen(w[1]), &last)) die_line(c.line, "bad date, expected YYYY-MM-DD");
       date = w[1];
       if (last < today) expired++;
     }
@@ -116,7 +114,7 @@ int main(int argc, char const *const *argv)
       klen = strspn(w[0], "0123456789.") == strlen(w[0]) ? 0
            : nj_wl_hostkey(key, sizeof key, w[0], 0);
     }
-    if (!klen) die_line(line, "not an address, network, host name or .suffix");
+    if (!klen) die_line(c.line, "not an address, network, host name or .suffix");
     if (cdb_make_add(&cm, key, (unsigned)klen, date, (unsigned)strlen(date)) < 0)
       die_tmp("write ");
     entries++;

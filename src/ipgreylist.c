@@ -401,21 +401,14 @@ static int dynamic(const char *host, const char *file)
     ssize_t got = openreadnclose(file, text, PATTERNS_MAX);
     if (got < 0) strerr_warnw("pattern file ", file, " cannot be read: ", errname(errno), ", using the built-in list");
     else {
-      size_t pos = 0, line = 0;
-      text[got] = 0;
-      while (pos < (size_t)got) {
-        char *s = text + pos, *e = strchr(s, '\n');
+      nj_ctl c;
+      char *pat;
+      nj_ctl_init(&c, text, (size_t)got, NJ_CTL_TEXT, 0);
+      while (nj_ctl_next(&c, &pat, &n) > 0) {
         regex_t re;
-        line++;
-        if (e) *e = 0;
-        pos += strlen(s) + 1;
-        while (*s == ' ' || *s == '\t') s++;
-        if (!*s || *s == '#') continue;
-        n = strlen(s);
-        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r')) s[--n] = 0;
-        if (regcomp(&re, s, REG_EXTENDED | REG_ICASE | REG_NOSUB)) {
+        if (regcomp(&re, pat, REG_EXTENDED | REG_ICASE | REG_NOSUB)) {
           char ln[ULONG_FMT];
-          ln[ulong_fmt(ln, line)] = 0;
+          ln[ulong_fmt(ln, c.line)] = 0;
           strerr_warnw("invalid pattern in ", file, " line ", ln, ", skipped");
           continue;
         }

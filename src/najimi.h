@@ -3,7 +3,7 @@
  * ip.c     client address: parse, canonical form, CIDR, $PROTO REMOTEIP
  * num.c    bounded number parsing, environment numbers with warnings
  * log.c    one sanitised key=value log line per decision
- * io.c     reads and writes with deadlines
+ * io.c     reads and writes with deadlines; control files line by line
  * smtp.c   the fake SMTP session that refuses a client
  * calendar.c  @tai64n labels, UTC times, YYYY-MM-DD dates, days
  *
@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <skalibs/tai.h>
+#include <skalibs/stralloc.h>
 
 /* ---------------------------------------------------------------- ip.c */
 
@@ -118,6 +119,49 @@ extern int nj_write(int fd, const char *buf, size_t n, const tain *deadline);
 /* Execs argv (searching PATH) with the current environment; when that
  * fails, dies with "PROG: fatal: unable to exec ARGV0" and exit 111. */
 extern void nj_exec(char const *const *argv) __attribute__((noreturn));
+
+/* Control files: one entry a line, blank lines and # comments skipped.
+ * Every file keeps the rule it has always had, through these flags:
+ *   (none)          qmail's control files (control.c): trailing spaces and
+ *                   tabs dropped, a line whose first byte is '#' skipped;
+ *   NJ_CTL_LEAD     leading blanks dropped too (so "  # x" is a comment);
+ *   NJ_CTL_CR       a CR is a blank too (a CRLF file reads as LF);
+ *   NJ_CTL_HASHANY  '#' anywhere starts a comment ("10.0.0.0/8 # office");
+ *   NJ_CTL_HASHWORD '#' at the start of a word starts one ("x#y" stays);
+ *   NJ_CTL_NONUL    a line with a NUL byte is bad.
+ * Blanks are space and tab (and CR with NJ_CTL_CR). A line is what comes
+ * before a newline; the last one needs none. */
+#define NJ_CTL_LEAD     1
+#define NJ_CTL_CR       2
+#define NJ_CTL_HASHANY  4
+#define NJ_CTL_HASHWORD 8
+#define NJ_CTL_NONUL    16
+#define NJ_CTL_QMAIL    0
+#define NJ_CTL_TEXT     (NJ_CTL_LEAD | NJ_CTL_CR)   /* najimi's own lists */
+
+typedef struct nj_ctl_s {
+  char *s;                /* the text, changed in place */
+  size_t len, pos;
+  unsigned long line;     /* number of the line last read, from 1 */
+  unsigned int flags;
+  size_t max;             /* longest line without its newline; 0: any */
+  const char *why;        /* why the last line was bad */
+} nj_ctl;
+
+/* Reads the len bytes at s, which has room for len + 1 (an entry is
+ * NUL-terminated in place). */
+extern void nj_ctl_init(nj_ctl *c, char *s, size_t len, unsigned int flags, size_t max);
+
+/* Reads the whole file into sa and starts c on it. 1: read, 0: no such
+ * file (ENOENT), -1: error (errno). */
+extern int nj_ctl_open(nj_ctl *c, stralloc *sa, const char *file,
+                       unsigned int flags, size_t max);
+
+/* The next entry: 1 with *entry (trimmed, NUL-terminated) and its length
+ * *n (a NUL inside is kept unless NJ_CTL_NONUL); 0 at the end; -1 for a
+ * bad line (c->why: "line too long", "NUL byte"; c->line its number),
+ * which is skipped: the next call goes on after it. */
+extern int nj_ctl_next(nj_ctl *c, char **entry, size_t *n);
 
 /* ---------------------------------------------------------------- smtp.c */
 

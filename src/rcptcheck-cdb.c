@@ -88,24 +88,20 @@ static void assign(struct cdb_make *cm, const stralloc *in)
   stralloc_free(&wild);
 }
 
-/* the address list */
+/* the address list: najimi's text rules (NJ_CTL_TEXT: blanks around an
+ * entry dropped, lines starting with # skipped) */
 static void addresses(struct cdb_make *cm, stralloc *in)
 {
-  size_t i = 0;
-  while (i < in->len) {
-    char *line = in->s + i, *lf = memchr(line, '\n', in->len - i), *at;
-    size_t len = lf ? (size_t)(lf - line) : in->len - i, b = 0, e, k;
-    i += len + 1;
-    lineno++;
-    e = len;
-    while (b < e && (line[b] == ' ' || line[b] == '\t')) b++;
-    while (e > b && (line[e - 1] == ' ' || line[e - 1] == '\t' || line[e - 1] == '\r')) e--;
-    if (b == e || line[b] == '#') continue;
-    line += b;
-    len = e - b;
+  nj_ctl c;
+  char *line, *at;
+  size_t len, k;
+  if (!stralloc_readyplus(in, 1)) strerr_diefu1sys(111, "allocate");
+  nj_ctl_init(&c, in->s, in->len, NJ_CTL_TEXT, 0);
+  while (nj_ctl_next(&c, &line, &len) > 0) {
+    lineno = c.line;
     for (k = 0; k < len; k++) {
-      unsigned char c = (unsigned char)line[k];
-      if (c <= 0x20 || c >= 0x7f) die_format("space or control character in the address");
+      unsigned char ch = (unsigned char)line[k];
+      if (ch <= 0x20 || ch >= 0x7f) die_format("space or control character in the address");
     }
     if (len > NJ_ADDRMAX - 16) die_format("address too long");
     at = memchr(line, '@', len);

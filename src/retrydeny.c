@@ -22,6 +22,7 @@
 #include <skalibs/strerr.h>
 #include <skalibs/types.h>
 #include <skalibs/allreadwrite.h>
+#include <skalibs/stralloc.h>
 #include "najimi.h"
 
 #define USAGE "retrydeny [ -n sessions ] [ -w hours ] [ -e days ] [ -k file ]... [ -r text ] [ -t time ] [ -6 ] [ -q ] denyfile [ log... ]"
@@ -29,6 +30,7 @@
 #define READSIZE (1 << 20)
 #define SESSIONMAX 3600        /* a pid seen again within this is the same session */
 #define KMAX 4096              /* own networks */
+#define NETLINEMAX 255         /* the longest line of a -k file */
 #define TEXTMAX 200            /* -r text */
 
 const char *PROG = "retrydeny";
@@ -368,56 +370,28 @@ static void readlog(int fd, const char *name)
 
 /* --------------------------------------------------- own networks (-k) */
 
+/* One address or network a line; '#' anywhere starts a comment. */
 static void readnets(const char *file)
 {
-  char buf[256];
-  unsigned long lineno = 0;
-  int fd = open(file, O_RDONLY | O_CLOEXEC);
-  size_t have = 0;
-  int eof = 0;
-  if (fd < 0) strerr_diefu2sys(111, "open ", file);
-  while (!eof || have) {
-    char *nl, *p, *q;
-    char num[ULONG_FMT + 1];
-    if (!eof && have < sizeof buf) {
-      ssize_t r = read(fd, buf + have, sizeof buf - have);
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        strerr_diefu2sys(111, "read ", file);
-      }
-      if (!r) eof = 1;
-      have += (size_t)r;
-      continue;
-    }
-    nl = memchr(buf, '\n', have);
-    lineno++;
-    num[ulong_fmt(num, lineno)] = 0;
-    if (!nl) {
-      if (have == sizeof buf) strerr_dief4x(100, file, ":", num, ": line too long");
-      nl = buf + have;       /* last line without a newline */
-      if (have < sizeof buf) *nl = 0;
-    }
-    *nl = 0;
-    p = buf;
-    q = strchr(p, '#');
-    if (q) *q = 0;
-    while (*p == ' ' || *p == '\t') p++;
-    q = p + strlen(p);
-    while (q > p && (q[-1] == ' ' || q[-1] == '\t' || q[-1] == '\r')) *--q = 0;
-    if (*p) {
-      if (nnets >= KMAX) strerr_dief2x(100, file, ": too many networks");
-      if (!nj_cidr_parse(p, &nets[nnets].ip, &nets[nnets].len))
-        strerr_dief6x(100, file, ":", num, ": not an address or network: ", p, "");
-      nnets++;
-    }
-    {
-      size_t used = (size_t)(nl - buf) + 1;
-      if (used > have) used = have;
-      have -= used;
-      memmove(buf, buf + used, have);
-    }
+  stralloc sa = STRALLOC_ZERO;
+  nj_ctl c;
+  char *p;
+  size_t n;
+  int r = nj_ctl_open(&c, &sa, file, NJ_CTL_TEXT | NJ_CTL_HASHANY, NETLINEMAX);
+  if (r <= 0) {
+    if (!r) errno = ENOENT;
+    strerr_diefu2sys(111, "read ", file);
   }
-  close(fd);
+  while ((r = nj_ctl_next(&c, &p, &n))) {
+    char num[ULONG_FMT + 1];
+    num[ulong_fmt(num, c.line)] = 0;
+    if (r < 0) strerr_dief4x(100, file, ":", num, ": line too long");
+    if (nnets >= KMAX) strerr_dief2x(100, file, ": too many networks");
+    if (!nj_cidr_parse(p, &nets[nnets].ip, &nets[nnets].len))
+      strerr_dief6x(100, file, ":", num, ": not an address or network: ", p, "");
+    nnets++;
+  }
+  stralloc_free(&sa);
 }
 
 static int own(const nj_ip *ip)
