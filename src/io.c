@@ -1,6 +1,9 @@
 /* io.c: reads and writes. On descriptors, each with a deadline; control
- * files ("one entry a line, # comments") through one line reader. */
+ * files ("one entry a line, # comments") through one line reader; files
+ * replaced whole through a temporary file, fsync and rename. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <skalibs/djbunix.h>
@@ -131,4 +134,69 @@ int nj_ctl_next(nj_ctl *c, char **entry, size_t *n)
     return 1;
   }
   return 0;
+}
+
+/* ------------------------------------------------ files replaced whole */
+
+/* The rename is durable once the directory is synced too; best effort. */
+static void sync_dir(const char *file)
+{
+  size_t n = strlen(file);
+  char dir[n + 2];
+  char *slash;
+  int fd;
+  memcpy(dir, file, n + 1);
+  slash = strrchr(dir, '/');
+  if (slash) slash[slash == dir] = 0;
+  else memcpy(dir, ".", 2);
+  fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) { fsync(fd); close(fd); }
+}
+
+void nj_tmp_open(nj_tmpfile *t, const char *file, const char *tmp)
+{
+  t->file = file;
+  t->tmp.len = 0;
+  if (!stralloc_cats(&t->tmp, tmp ? tmp : file) ||
+      (!tmp && !stralloc_cats(&t->tmp, ".tmp")) || !stralloc_0(&t->tmp))
+    strerr_diefu1sys(111, "allocate memory");
+  t->fd = open(t->tmp.s, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (t->fd < 0) strerr_diefu2sys(111, "create ", t->tmp.s);
+}
+
+void nj_tmp_abort(nj_tmpfile *t)
+{
+  int e = errno;
+  if (t->fd >= 0) close(t->fd);
+  t->fd = -1;
+  if (t->tmp.s) unlink(t->tmp.s);
+  errno = e;
+}
+
+void nj_tmp_die(nj_tmpfile *t, const char *what)
+{
+  nj_tmp_abort(t);
+  strerr_diefu2sys(111, what, t->tmp.s);
+}
+
+void nj_tmp_commit(nj_tmpfile *t)
+{
+  if (fsync(t->fd) < 0) nj_tmp_die(t, "sync ");
+  if (close(t->fd) < 0) { t->fd = -1; nj_tmp_die(t, "write "); }
+  t->fd = -1;
+  if (rename(t->tmp.s, t->file) < 0) {
+    nj_tmp_abort(t);
+    strerr_diefu4sys(111, "rename ", t->tmp.s, " to ", t->file);
+  }
+  sync_dir(t->file);
+  stralloc_free(&t->tmp);
+}
+
+void nj_file_replace(const char *file, const char *suffix, const char *s, size_t n)
+{
+  /* skalibs writes FILE+suffix, syncs it, renames it, and removes it on
+   * failure */
+  if (!openwritenclose_suffix_sync(file, s, n, suffix))
+    strerr_diefu4sys(111, "write ", file, " through its temporary file ", suffix);
+  sync_dir(file);
 }

@@ -163,6 +163,37 @@ extern int nj_ctl_open(nj_ctl *c, stralloc *sa, const char *file,
  * which is skipped: the next call goes on after it. */
 extern int nj_ctl_next(nj_ctl *c, char **entry, size_t *n);
 
+/* Files replaced whole, as tcprules does: written to a temporary file,
+ * synced, renamed over the file, then the directory synced. On any
+ * failure the temporary file is removed, the old file stays as it was,
+ * and the program dies (exit 111) naming the file:
+ *   PROG: fatal: unable to create|write|sync TMP: error
+ *   PROG: fatal: unable to rename TMP to FILE: error
+ * For a file written through a descriptor (a cdb), nj_tmp_open creates
+ * tmp (or FILE.tmp when tmp is 0; mode 0644, never through a symbolic
+ * link) with its descriptor in t->fd, open for reading too (tinycdb's
+ * cdb_make_put reads back what it wrote); nj_tmp_commit puts it in place;
+ * nj_tmp_die reports a failed write to t->fd; nj_tmp_abort just removes
+ * it (a bad source line). */
+typedef struct nj_tmpfile_s {
+  const char *file;       /* the file replaced */
+  stralloc tmp;           /* the temporary file's name */
+  int fd;
+} nj_tmpfile;
+#define NJ_TMPFILE_ZERO { 0, STRALLOC_ZERO, -1 }
+
+extern void nj_tmp_open(nj_tmpfile *t, const char *file, const char *tmp);
+extern void nj_tmp_commit(nj_tmpfile *t);
+extern void nj_tmp_abort(nj_tmpfile *t);
+extern void nj_tmp_die(nj_tmpfile *t, const char *what) __attribute__((noreturn));
+
+/* The whole contents at once: n bytes of s into FILE, through the
+ * temporary file FILE+suffix (skalibs' openwritenclose_suffix_sync).
+ * Dies (exit 111) "unable to write FILE through its temporary file
+ * SUFFIX: error", the old file untouched. */
+extern void nj_file_replace(const char *file, const char *suffix,
+                            const char *s, size_t n);
+
 /* ---------------------------------------------------------------- smtp.c */
 
 /* How a refusal session answers. All reply texts are single lines

@@ -626,40 +626,11 @@ static void build(out *o, int64_t now)
  * file untouched (and its mtime) when the bytes are the same. */
 static int writeout(const char *file, const out *o)
 {
-  char pid[PID_FMT];
-  size_t flen = strlen(file), plen;
-  char *tmp, *dir, *slash;
-  int fd;
+  char suffix[5 + PID_FMT];
   if (oldfile && oldlen == o->len && !memcmp(oldfile, o->s, o->len)) return 0;
-  plen = pid_fmt(pid, getpid());
-  tmp = xrealloc(0, flen + 6 + plen, 1);
-  memcpy(tmp, file, flen);
-  memcpy(tmp + flen, ".tmp.", 5);
-  memcpy(tmp + flen + 5, pid, plen);
-  tmp[flen + 5 + plen] = 0;
-  fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) strerr_diefu2sys(111, "create ", tmp);
-  if (allwrite(fd, o->s, o->len) < o->len || fsync(fd) < 0) {
-    int e = errno;
-    unlink(tmp);
-    errno = e;
-    strerr_diefu2sys(111, "write ", tmp);
-  }
-  if (close(fd) < 0 || rename(tmp, file) < 0) {
-    int e = errno;
-    unlink(tmp);
-    errno = e;
-    strerr_diefu4sys(111, "rename ", tmp, " to ", file);
-  }
-  dir = xrealloc(0, flen + 2, 1);
-  memcpy(dir, file, flen + 1);
-  slash = strrchr(dir, '/');
-  if (slash) { if (slash == dir) slash++; *slash = 0; }
-  else memcpy(dir, ".", 2);
-  fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) { fsync(fd); close(fd); }
-  free(dir);
-  free(tmp);
+  memcpy(suffix, ".tmp.", 5);
+  suffix[5 + pid_fmt(suffix + 5, getpid())] = 0;
+  nj_file_replace(file, suffix, o->s, o->len);
   return 1;
 }
 

@@ -1,12 +1,14 @@
 /* test_ctl: the one reader of control files (io.c nj_ctl_*), with the
  * rule of each file that uses it: qmail's control files, the -k own
  * networks of retrydeny, ipgreylist's pattern file, ipgreylist-mkwl's
- * whitelist source, rcptcheck-cdb's address list. */
+ * whitelist source, rcptcheck-cdb's address list. Then the files those
+ * compile into, replaced whole (nj_tmp_*, nj_file_replace). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "check.h"
+#include <skalibs/djbunix.h>
 #include "najimi.h"
 
 const char *PROG = "test_ctl";
@@ -110,6 +112,35 @@ int main(void)
         nj_ctl_next(&c, &e, &n) == 1 && !strcmp(e, "z") && c.line == 3 &&
         nj_ctl_next(&c, &e, &n) == 0);
   unlink(path);
+
+  /* replaced whole: the new bytes, no temporary file left */
+  {
+    char dir[] = "/tmp/test_ctl.d.XXXXXX", file[64], tmpf[80];
+    nj_tmpfile t = NJ_TMPFILE_ZERO;
+    CHECK("replace: a directory", mkdtemp(dir) != 0);
+    snprintf(file, sizeof file, "%s/f", dir);
+    snprintf(tmpf, sizeof tmpf, "%s/f.tmp.1", dir);
+    nj_file_replace(file, ".tmp.1", "one\n", 4);
+    nj_file_replace(file, ".tmp.1", "two\n", 4);
+    sa.len = 0;
+    CHECK("replace: the file has the new bytes", openslurpclose(&sa, file) && sa.len == 4 && !memcmp(sa.s, "two\n", 4));
+    CHECK("replace: no temporary file left", access(tmpf, F_OK) < 0);
+    nj_tmp_open(&t, file, 0);
+    CHECK("tmp: FILE.tmp by default", !strcmp(t.tmp.s + strlen(dir), "/f.tmp") && t.fd >= 0);
+    CHECK("tmp: written through its descriptor", write(t.fd, "three\n", 6) == 6);
+    nj_tmp_commit(&t);
+    sa.len = 0;
+    snprintf(tmpf, sizeof tmpf, "%s/f.tmp", dir);
+    CHECK("tmp: committed", openslurpclose(&sa, file) && sa.len == 6 && !memcmp(sa.s, "three\n", 6) && access(tmpf, F_OK) < 0);
+    nj_tmp_open(&t, file, tmpf);
+    CHECK("tmp: a given name", write(t.fd, "x", 1) == 1 && access(tmpf, F_OK) == 0);
+    nj_tmp_abort(&t);
+    sa.len = 0;
+    CHECK("tmp: abort removes it, the file stays", access(tmpf, F_OK) < 0 && openslurpclose(&sa, file) && sa.len == 6);
+    stralloc_free(&t.tmp);
+    unlink(file);
+    rmdir(dir);
+  }
   stralloc_free(&sa);
   return CHECK_DONE("test_ctl");
 }
