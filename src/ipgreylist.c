@@ -131,7 +131,7 @@ static void deny(nj_log *l, const char *reply, int at_data) __attribute__((noret
 static void deny(nj_log *l, const char *reply, int at_data)
 {
   char code[4] = { reply[0], reply[1], reply[2], 0 };
-  nj_log_str(l, "code", code);
+  nj_log_str(l, NJ_K_CODE, code);
   if (g.wl_expired) nj_log_str(l, "whitelist", "expired");
   nj_log_end(l);
   refuse(reply, at_data);

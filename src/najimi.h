@@ -1,11 +1,12 @@
-/* najimi.h: the one internal header of najimi's small shared library.
+/* najimi.h: the main header of najimi's small shared library.
  *
- * ip.c     client address: parse, canonical form, CIDR, $PROTO REMOTEIP
- * num.c    bounded number parsing, environment numbers with warnings
- * log.c    one sanitised key=value log line per decision
- * io.c     reads and writes with deadlines; control files line by line
- * smtp.c   the fake SMTP session that refuses a client
- * calendar.c  @tai64n labels, UTC times, YYYY-MM-DD dates, days
+ * ip.c       client address: parse, canonical form, CIDR, $PROTO REMOTEIP
+ * num.c      bounded number parsing, environment numbers with warnings
+ * log.c      the log line, written (one per decision) and read back
+ * io.c       reads and writes with deadlines; control files line by
+ *            line; files replaced whole (temporary file, fsync, rename)
+ * smtp.c     the fake SMTP session that refuses a client
+ * calendar.c @tai64n labels, UTC times, YYYY-MM-DD dates, days
  *
  * Subsystems with headers of their own: greylist.h (ipgreylist's keys,
  * state and whitelist), qmailrcpt.h (recipients by qmail's rules).
@@ -17,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 #include <skalibs/tai.h>
 #include <skalibs/stralloc.h>
@@ -63,6 +65,9 @@ extern int nj_ip_loopback(const nj_ip *ip);
  * 1 on success. */
 extern int nj_ulong_parse(const char *s, unsigned long min, unsigned long max,
                           unsigned long *out);
+/* The same for the n bytes at s (not NUL-terminated). */
+extern int nj_ulong_parsen(const char *s, size_t n, unsigned long min,
+                           unsigned long max, unsigned long *out);
 
 /* Reads environment variable var as a number in [min, max]. Unset:
  * returns def silently. Invalid (not a number, empty, overflow):
@@ -79,18 +84,33 @@ extern unsigned long nj_opt_ulong(char opt, const char *s,
 
 /* --------------------------------------------------------------- log.c */
 
+/* The log line: "PROG: ACTION ip=IP pid=PID key=value ..." (najimi(7)).
+ * Its keys, for the writers and the readers (retrydeny, reports): */
+#define NJ_K_IP    "ip"      /* the client, canonical, or NJ_LOG_NOIP */
+#define NJ_K_PID   "pid"     /* the session's process id */
+#define NJ_K_CODE  "code"    /* the 3-digit reply sent to the client */
+#define NJ_K_MSGS  "msgs"    /* rcptcheck's done: messages accepted */
+#define NJ_K_KEY   "key"     /* ipgreylist: the state key */
+#define NJ_K_AGE   "age"     /* ipgreylist: seconds since the key was first seen */
+#define NJ_LOG_NOIP "unknown"
+
 #define NJ_LOGMAX 400     /* a log line never exceeds this, newline included */
 #define NJ_LOGVAL 120     /* a peer-supplied value is cut to this */
 
 typedef struct nj_log_s {
   char buf[NJ_LOGMAX];
   size_t len;
+  int full;               /* a pair was cut or left out: nothing more fits */
 } nj_log;
 
-/* Starts "PROG: ACTION ip=IP pid=PID". ip may be 0 (written "ip=unknown"). */
+/* Starts "PROG: ACTION ip=IP pid=PID". ip may be 0 (written "ip=unknown");
+ * it is sanitised as a value. */
 extern void nj_log_start(nj_log *l, const char *action, const char *ip);
 /* Adds " key=value"; value is sanitised (bytes outside 0x21..0x7e and '='
- * become '?') and cut to NJ_LOGVAL bytes (a cut value ends in "..."). */
+ * become '?') and cut to NJ_LOGVAL bytes (a cut value ends in "...").
+ * A pair is written whole or not at all: near NJ_LOGMAX a text value is
+ * cut to fit (ending in "...") and a number left out, and nothing is
+ * added after it. key is a name: a-z, 0-9, '-', '_', '.'. */
 extern void nj_log_str(nj_log *l, const char *key, const char *val);
 extern void nj_log_strn(nj_log *l, const char *key, const char *val, size_t n);
 extern void nj_log_ulong(nj_log *l, const char *key, unsigned long n);
@@ -100,6 +120,107 @@ extern void nj_log_end(nj_log *l);
 /* Copies src (n bytes) to dst (room for max bytes plus NUL), sanitised as
  * nj_log_str does. Returns the length written. */
 extern size_t nj_sanitise(char *dst, size_t max, const char *src, size_t n);
+
+/* Reading a log line as multilog stores it (without its newline):
+ * [@TAI64N ]PROG: ACTION ip=IP pid=PID key=value ...   a decision line
+ * [@TAI64N ]PROG: text                                 another line
+ * [@TAI64N ]text                                       another line
+ * PROG and ACTION are names (as keys); a value has no space and no '='.
+ * Any line of printable ASCII up to NJ_LOG_LINEMAX bytes with a good stamp
+ * (or none) reads; a line starting "PROG: ACTION ip=" is a decision line
+ * and must be all pairs, ip= then pid= first. */
+#define NJ_LOG_LINEMAX 2048
+
+#define NJ_LOG_BAD      -1
+#define NJ_LOG_OTHER     0
+#define NJ_LOG_DECISION  1
+
+#define NJ_LOGBAD_OVERLONG 1  /* over NJ_LOG_LINEMAX bytes */
+#define NJ_LOGBAD_BINARY   2  /* a byte outside 0x20..0x7e */
+#define NJ_LOGBAD_CRLF     3  /* ... which is one final CR */
+#define NJ_LOGBAD_STAMP    4  /* "@" but not a good TAI64N label and a space */
+#define NJ_LOGBAD_FIELDS   5  /* a decision line whose fields are not pairs */
+#define NJ_LOGBAD_TRUNCATED 6 /* nj_log_read: a last line without its newline */
+
+typedef struct nj_logpair_s {
+  const char *key, *val;  /* in the line, not NUL-terminated */
+  size_t klen, vlen;
+} nj_logpair;
+
+#define NJ_LOG_PAIRS (NJ_LOGMAX / 3)   /* more than any written line has */
+
+typedef struct nj_logline_s {
+  int stamped;            /* 1: it had a stamp, secs is its time */
+  int64_t secs;
+  const char *prog;       /* "greetdelay", or 0: no "NAME: " */
+  size_t proglen;
+  const char *text;       /* after "PROG: " (or the line without stamp) */
+  size_t textlen;
+  const char *action;     /* decision lines: ACTION, */
+  size_t actionlen;
+  nj_logpair ip, pid;     /* its first two pairs, */
+  unsigned int npairs;    /* and all of them (ip and pid first) */
+  struct { uint16_t k, kl, v, vl; } pair[NJ_LOG_PAIRS];   /* offsets in text */
+  int bad;                /* NJ_LOGBAD_* when NJ_LOG_BAD */
+  const char *why;        /* "overlong", "binary", "crlf", "stamp", "fields",
+                             "truncated" */
+} nj_logline;
+
+/* Parses the line s (n bytes, no newline; the fields point into it).
+ * Returns NJ_LOG_DECISION, NJ_LOG_OTHER, or NJ_LOG_BAD with l->bad (a
+ * decision line with more than NJ_LOG_PAIRS pairs is bad: "fields"). The
+ * stamp is read (stamped, secs) even when the fields are bad. */
+extern int nj_log_scan(nj_logline *l, const char *s, size_t n);
+
+/* The pairs of a decision line in order: start with *pos = 0; 1 with *p
+ * filled, 0 after the last. */
+extern int nj_log_next(const nj_logline *l, unsigned int *pos, nj_logpair *p);
+
+/* The first pair of key: 1 with *p filled, 0 when there is none. */
+extern int nj_log_get(const nj_logline *l, const char *key, nj_logpair *p);
+
+/* A whole log, streamed: every line of fd, in order, scanned and handed
+ * to f with nj_log_scan's result. An overlong line is handed once as
+ * NJ_LOGBAD_OVERLONG and read past, never stored; a last line without
+ * its newline is NJ_LOGBAD_TRUNCATED. buf (len bytes, at least
+ * 2 * NJ_LOG_LINEMAX; more reads less often) holds what was read. 1 at
+ * the end of fd, 0 on a read error (errno). */
+typedef void nj_log_func(const nj_logline *l, int r, void *aux);
+extern int nj_log_read(int fd, char *buf, size_t len, nj_log_func *f, void *aux);
+
+/* 1 when p's key is key. */
+static inline int nj_log_iskey(const nj_logpair *p, const char *key)
+{
+  size_t n = strlen(key);
+  return p->klen == n && !memcmp(p->key, key, n);
+}
+
+/* tcpserver's own lines in the same log (tcpserver -v):
+ *   tcpserver: status: BUSY/LIMIT
+ *   tcpserver: pid PID from IP
+ *   tcpserver: ok PID LOCALHOST:LOCALIP:LOCALPORT HOST:IP:INFO:PORT
+ *   tcpserver: deny PID LOCALHOST:LOCALIP:LOCALPORT HOST:IP:INFO:PORT
+ *   tcpserver: end PID status WSTAT */
+#define NJ_TCP_STATUS 1
+#define NJ_TCP_PID    2
+#define NJ_TCP_OK     3
+#define NJ_TCP_DENY   4
+#define NJ_TCP_END    5
+
+typedef struct nj_tcpline_s {
+  int what;               /* NJ_TCP_* */
+  unsigned long pid;      /* all but status */
+  unsigned long busy, limit;   /* status */
+  unsigned long wstat;    /* end: the wait status */
+  const char *ip;         /* pid, ok, deny: the client address as written */
+  size_t iplen;
+  const char *host;       /* ok, deny: its name (-h), often empty */
+  size_t hostlen;
+} nj_tcpline;
+
+/* Reads a line that nj_log_scan gave as NJ_LOG_OTHER. Returns NJ_TCP_*
+ * with *t filled, or 0 when it is not one of those lines. */
+extern int nj_log_tcpserver(const nj_logline *l, nj_tcpline *t);
 
 /* ---------------------------------------------------------------- io.c */
 
@@ -222,7 +343,7 @@ extern const char *nj_local_host(void);
 #define NJ_SECS_MAX 253402300799LL   /* 9999-12-31T23:59:59Z, the last time handled */
 
 /* Reads the TAI64N label at s (n bytes available, at least NJ_TAI64N
- * needed): "@" then 24 hex digits (skalibs' timestamp_scan). *secs gets
+ * needed): "@" then 24 hex digits, as skalibs' timestamp_scan does. *secs gets
  * Unix seconds (daemontools' convention: label = 2^62 + 10 + seconds;
  * nanoseconds dropped). 1 on success; 0 for a bad digit, or a date before
  * 1970 or after 9999. */

@@ -105,7 +105,7 @@ static void logline(const char *action, unsigned long code, const char *key,
 {
   nj_log l;
   nj_log_start(&l, action, ip);
-  if (code) nj_log_ulong(&l, "code", code);
+  if (code) nj_log_ulong(&l, NJ_K_CODE, code);
   if (key) nj_log_strn(&l, key, val, vlen);
   if (k2) nj_log_str(&l, k2, v2);
   nj_log_end(&l);
@@ -706,7 +706,7 @@ static void summary(void)
 {
   nj_log l;
   nj_log_start(&l, "done", ip);
-  nj_log_ulong(&l, "msgs", n_msgs);
+  nj_log_ulong(&l, NJ_K_MSGS, n_msgs);
   nj_log_ulong(&l, "rcpt_ok", n_ok);
   nj_log_ulong(&l, "rcpt_bad", n_bad);
   nj_log_ulong(&l, "rcpt_defer", n_defer);
