@@ -21,6 +21,7 @@
 #include <skalibs/djbunix.h>
 #include "najimi.h"
 #include "greylist.h"
+#include "patterns.h"   /* builtin_patterns, from control/dynamic-patterns */
 
 #define USAGE "ipgreylist [ -D ] [ -c ] [ -t timeout ] [ -d dir ] [ -w whitelist.cdb ] [ -p patterns ] prog [ args... ]"
 
@@ -30,19 +31,9 @@
 #define MAX_SECS (3650UL * 86400UL)
 #define TEXTMAX 200
 #define PATTERNS_MAX 65536
+typedef char patterns_fit[sizeof builtin_patterns <= PATTERNS_MAX ? 1 : -1];
 
 const char *PROG = "ipgreylist";
-
-/* Built in, used when no pattern file is given (or it cannot be read):
- * the same list as control/dynamic-patterns. */
-static const char *const default_patterns[] = {
-  "[0-9]+[-._][0-9]+[-._][0-9]+[-._][0-9]+",
-  "(^|[-.])[0-9]+-[0-9]+-[0-9]+([-.]|$)",
-  "(^|[-.])[0-9a-f]{8}([-.]|$)",
-  "(^|[-.])(a|s|v|x)?dsl[0-9]*([-.]|$)",
-  "(^|[-.])(dyn|dynamic|dynip|dhcp|dial|dialin|dialup|ppp|pppoe|pool|cable|cpe|broadband|client|cust|customer|user|home|residential|res|mobile|wireless|wlan)[0-9]*([-.]|$)",
-  0
-};
 
 static struct {
   const char *ipname;         /* canonical client address, or 0 */
@@ -384,49 +375,53 @@ static void decide(const nj_ip *ip, unsigned int v4prefix, unsigned long min,
 
 /* ---------------------------------------------------- selective mode */
 
-/* 1 when host matches one of the dynamic-address patterns. */
-static int dynamic(const char *host, const char *file)
+/* 1 when the lower-case name matches one of the patterns in text (len
+ * bytes, room for one more), read as a control file. */
+static int matches(const char *lower, char *text, size_t len, const char *file)
 {
-  static char text[PATTERNS_MAX + 1];
-  const char *const *p;
-  char lower[256];
-  size_t n = strlen(host);
-  int r;
-
-  if (n >= sizeof lower) return 1;            /* no real host name is that long */
-  memcpy(lower, host, n + 1);
-  case_lowerb(lower, n);
-
-  if (file) {
-    ssize_t got = openreadnclose(file, text, PATTERNS_MAX);
-    if (got < 0) strerr_warnw("pattern file ", file, " cannot be read: ", errname(errno), ", using the built-in list");
-    else {
-      nj_ctl c;
-      char *pat;
-      nj_ctl_init(&c, text, (size_t)got, NJ_CTL_TEXT, 0);
-      while (nj_ctl_next(&c, &pat, &n) > 0) {
-        regex_t re;
-        if (regcomp(&re, pat, REG_EXTENDED | REG_ICASE | REG_NOSUB)) {
-          char ln[ULONG_FMT];
-          ln[ulong_fmt(ln, c.line)] = 0;
-          strerr_warnw("invalid pattern in ", file, " line ", ln, ", skipped");
-          continue;
-        }
-        r = regexec(&re, lower, 0, 0, 0);
-        regfree(&re);
-        if (!r) return 1;
-      }
-      return 0;
-    }
-  }
-  for (p = default_patterns; *p; p++) {
+  nj_ctl c;
+  char *pat;
+  size_t n;
+  nj_ctl_init(&c, text, len, NJ_CTL_TEXT, 0);
+  while (nj_ctl_next(&c, &pat, &n) > 0) {
     regex_t re;
-    if (regcomp(&re, *p, REG_EXTENDED | REG_ICASE | REG_NOSUB)) continue;
+    int r;
+    if (regcomp(&re, pat, REG_EXTENDED | REG_ICASE | REG_NOSUB)) {
+      char ln[ULONG_FMT];
+      ln[ulong_fmt(ln, c.line)] = 0;
+      strerr_warnw("invalid pattern in ", file, " line ", ln, ", skipped");
+      continue;
+    }
     r = regexec(&re, lower, 0, 0, 0);
     regfree(&re);
     if (!r) return 1;
   }
   return 0;
+}
+
+/* 1 when host matches one of the dynamic-address patterns: those of
+ * file, or when there is none (or it cannot be read) the built-in copy
+ * of control/dynamic-patterns (patterns.h, made from it by make). */
+static int dynamic(const char *host, const char *file)
+{
+  static char text[PATTERNS_MAX + 1];
+  char lower[256];
+  size_t n = strlen(host);
+  ssize_t got = -1;
+
+  if (n >= sizeof lower) return 1;            /* no real host name is that long */
+  memcpy(lower, host, n + 1);
+  case_lowerb(lower, n);
+  if (file) {
+    got = openreadnclose(file, text, PATTERNS_MAX);
+    if (got < 0) strerr_warnw("pattern file ", file, " cannot be read: ", errname(errno), ", using the built-in list");
+  }
+  if (got < 0) {
+    file = "the built-in list";
+    got = (ssize_t)sizeof builtin_patterns - 1;
+    memcpy(text, builtin_patterns, sizeof builtin_patterns);
+  }
+  return matches(lower, text, (size_t)got, file);
 }
 
 /* ---------------------------------------------------------------- main */
