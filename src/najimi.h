@@ -9,7 +9,8 @@
  * calendar.c @tai64n labels, UTC times, YYYY-MM-DD dates, days
  *
  * Subsystems with headers of their own: greylist.h (ipgreylist's keys,
- * state and whitelist), qmailrcpt.h (recipients by qmail's rules).
+ * state and whitelist), qmailrcpt.h (recipients by qmail's rules),
+ * denyfile.h (retrydeny's deny file).
  *
  * Every program sets PROG (skalibs' strerr uses it) before calling in here.
  */
