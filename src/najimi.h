@@ -347,7 +347,8 @@ extern const char *nj_local_host(void);
  * needed): "@" then 24 hex digits, as skalibs' timestamp_scan does. *secs gets
  * Unix seconds (daemontools' convention: label = 2^62 + 10 + seconds;
  * nanoseconds dropped). 1 on success; 0 for a bad digit, or a date before
- * 1970 or after 9999. */
+ * 1970 or after 9999. It keeps the seconds of the last label it read, to
+ * read the next one of the same second faster (not for threads). */
 extern int nj_tai64n_scan(const char *s, size_t n, int64_t *secs);
 
 /* Writes the label of secs (nanoseconds 0) and a NUL into buf

@@ -67,6 +67,18 @@ int main(void)
   }
   CHECK("date: format and scan agree on every day from 1970 to 9999", ok);
 
+  /* the label of the same second read again: only its nanoseconds differ */
+  {
+    int64_t t1 = 0, t2 = 0, t3 = 0, t4 = 5;
+    CHECK("tai64n: a label, then the same second",
+          nj_tai64n_scan("@4000000069217e8a1d0b3c2f", 25, &t1) &&
+          nj_tai64n_scan("@4000000069217e8a00000000", 25, &t2) && t1 == 0x69217e80 && t2 == t1);
+    CHECK("tai64n: the same second with a bad nanosecond digit is refused",
+          !nj_tai64n_scan("@4000000069217e8a0000000g", 25, &t4) && t4 == 5);
+    CHECK("tai64n: the next second", nj_tai64n_scan("@4000000069217e8b00000000", 25, &t3) && t3 == t1 + 1);
+    CHECK("tai64n: and back", nj_tai64n_scan("@4000000069217e8a1d0b3c2f", 25, &t4) && t4 == t1);
+  }
+
   /* a "right/" zone makes gmtime_r count leap seconds; the calendar must not */
   nj_utc_fmt(a, 1795365518);
   setenv("TZ", "right/UTC", 1);
