@@ -12,7 +12,6 @@
  * of its lines carries code=5xx; it accepted a message when its
  * rcptcheck summary says msgs=N with N > 0. Whether a host is listed is
  * decided in verdict(). */
-#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
