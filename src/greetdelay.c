@@ -77,7 +77,7 @@ int main(int argc, char const *const *argv)
   }
 
   nj_log_start(&log, "early", ipname);
-  nj_log_ulong(&log, "code", 554);
+  nj_log_ulong(&log, NJ_K_CODE, 554);
   nj_log_ulong(&log, "waited_ms", (unsigned long)tain_to_millisecs(&waited));
   nj_log_ulong(&log, "delay", delay);
   nj_log_strn(&log, "data", early, (size_t)got);

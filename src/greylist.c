@@ -273,46 +273,24 @@ size_t nj_wl_hostkey(char *buf, size_t max, const char *host, int suffix)
 
 int nj_wl_date_ok(const char *s, size_t n)
 {
-  static const unsigned char mdays[12] = { 31,29,31,30,31,30,31,31,30,31,30,31 };
-  unsigned int y, m, d, i;
-  if (n != 10 || s[4] != '-' || s[7] != '-') return 0;
-  for (i = 0; i < 10; i++) {
-    if (i == 4 || i == 7) continue;
-    if (s[i] < '0' || s[i] > '9') return 0;
-  }
-  y = (unsigned)(s[0]-'0')*1000 + (unsigned)(s[1]-'0')*100 + (unsigned)(s[2]-'0')*10 + (unsigned)(s[3]-'0');
-  m = (unsigned)(s[5]-'0')*10 + (unsigned)(s[6]-'0');
-  d = (unsigned)(s[8]-'0')*10 + (unsigned)(s[9]-'0');
-  if (y < 1970 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1]) return 0;
-  if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100) || y % 400 == 0)) return 0;
-  return 1;
+  int64_t day;
+  return nj_date_scan(s, n, &day);
 }
 
 void nj_wl_today(char *buf, time_t now)
 {
-  struct tm tm;
-  if (!gmtime_r(&now, &tm) || tm.tm_year + 1900 > 9999 || tm.tm_year < 70) {
-    memcpy(buf, "1970-01-01", 11);
-    return;
-  }
-  buf[0] = (char)('0' + (tm.tm_year + 1900) / 1000);
-  buf[1] = (char)('0' + (tm.tm_year + 1900) / 100 % 10);
-  buf[2] = (char)('0' + (tm.tm_year + 1900) / 10 % 10);
-  buf[3] = (char)('0' + (tm.tm_year + 1900) % 10);
-  buf[4] = '-';
-  buf[5] = (char)('0' + (tm.tm_mon + 1) / 10);
-  buf[6] = (char)('0' + (tm.tm_mon + 1) % 10);
-  buf[7] = '-';
-  buf[8] = (char)('0' + tm.tm_mday / 10);
-  buf[9] = (char)('0' + tm.tm_mday % 10);
-  buf[10] = 0;
+  /* out of the calendar's range: a day before every date, as before */
+  if (now < 0 || (int64_t)now > NJ_SECS_MAX) now = 0;
+  nj_date_fmt(buf, nj_day((int64_t)now));
 }
 
 int nj_wl_value_live(const char *v, size_t n, const char *today)
 {
+  int64_t day, t;
   if (!n) return 1;
-  if (!nj_wl_date_ok(v, n)) return -1;
-  return memcmp(today, v, 10) <= 0;
+  if (!nj_date_scan(v, n, &day)) return -1;
+  if (!nj_date_scan(today, NJ_DATEFMT - 1, &t)) return -1;
+  return t <= day;
 }
 
 /* Looks up every value stored under key. 1: a live entry, 0: none (or

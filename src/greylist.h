@@ -207,11 +207,13 @@ extern size_t nj_wl_netkey(char *buf, const nj_ip *ip, unsigned int len);
 /* A name as a key: "=name" (suffix 0) or, for ".suffix" input, ".suffix";
  * lower case, trailing dot dropped. 0 when the name is not a host name. */
 extern size_t nj_wl_hostkey(char *buf, size_t max, const char *host, int suffix);
-/* 1 when s (n bytes) is a valid YYYY-MM-DD date. */
+/* 1 when s (n bytes) is a valid YYYY-MM-DD date (nj_date_scan). */
 extern int nj_wl_date_ok(const char *s, size_t n);
-/* Today's UTC date as YYYY-MM-DD plus NUL (11 bytes). */
+/* Today's UTC date as YYYY-MM-DD plus NUL (NJ_DATEFMT bytes); a time
+ * outside 1970..9999 gives 1970-01-01. */
 extern void nj_wl_today(char *buf, time_t now);
-/* 1: an entry with this value matches today; 0: expired; -1: bad value. */
+/* 1: an entry with this value (empty, or its last day) matches today
+ * (a YYYY-MM-DD); 0: expired; -1: bad value. */
 extern int nj_wl_value_live(const char *v, size_t n, const char *today);
 /* Looks ip (may be 0) and host (TCPREMOTEHOST, may be 0) up in the cdb
  * file: every prefix of ip from the longest, then host exactly, then each

@@ -9,17 +9,14 @@
  *   2001:db8:5::/48           an IPv6 network
  *   mx.example.com            a reverse-DNS name (TCPREMOTEHOST), exactly
  *   .example.net              any name ending in .example.net
- * Blank lines and lines starting with # are ignored. */
-#include <errno.h>
+ * Blank lines are ignored; a # at the start of a word begins a comment.
+ * The lines are read by the library's control-file reader (nj_ctl, with
+ * NJ_CTL_HASHWORD), the file is written through nj_tmp_*. */
 #include <string.h>
-#include <stdio.h>
-#include <unistd.h>
-#include <fcntl.h>
 #include <time.h>
 #include <cdb.h>
-#include <skalibs/buffer.h>
+#include <skalibs/djbunix.h>
 #include <skalibs/stralloc.h>
-#include <skalibs/skamisc.h>
 #include <skalibs/strerr.h>
 #include <skalibs/types.h>
 #include "najimi.h"
@@ -30,113 +27,94 @@
 
 const char *PROG = "ipgreylist-mkwl";
 
-static const char *tmpname;
+static nj_tmpfile tmp = NJ_TMPFILE_ZERO;
 
 static void die_line(unsigned long line, const char *what) __attribute__((noreturn));
 static void die_line(unsigned long line, const char *what)
 {
   char ln[ULONG_FMT];
   ln[ulong_fmt(ln, line)] = 0;
-  unlink(tmpname);
+  nj_tmp_abort(&tmp);
   strerr_dief(100, "line ", ln, ": ", what);
 }
 
-static void die_tmp(const char *what) __attribute__((noreturn));
-static void die_tmp(const char *what)
-{
-  int e = errno;
-  unlink(tmpname);
-  errno = e;
-  strerr_diefu2sys(111, what, tmpname);
-}
-
-/* Splits s at blanks: up to 3 words; returns how many (a 4th is an error). */
+/* Splits an entry at blanks: up to 3 words; returns how many (a 4th is
+ * an error). */
 static unsigned int words(char *s, char **w)
 {
   unsigned int n = 0;
   for (;;) {
     while (*s == ' ' || *s == '\t' || *s == '\r') *s++ = 0;
-    if (!*s || *s == '#') { *s = 0; return n; }
+    if (!*s) return n;
     if (n == 3) return 4;
     w[n++] = s;
     while (*s && *s != ' ' && *s != '\t' && *s != '\r') s++;
   }
 }
 
+/* Adds one entry (line lineno) to the cdb; 1 when its date is past. */
+static int add(struct cdb_make *cm, char *entry, unsigned long lineno, int64_t today)
+{
+  char *w[4];
+  char key[300];
+  size_t klen;
+  nj_ip net;
+  unsigned int len, n = words(entry, w);
+  const char *date = "";
+  int64_t last = today;
+
+  if (n > 2) die_line(lineno, "expected: entry [YYYY-MM-DD] [# comment]");
+  if (n == 2) {
+    if (!nj_date_scan(w[1], strlen(w[1]), &last)) die_line(lineno, "bad date, expected YYYY-MM-DD");
+    date = w[1];
+  }
+  if (nj_cidr_parse(w[0], &net, &len)) klen = nj_wl_netkey(key, &net, len);
+  else if (w[0][0] == '.') klen = nj_wl_hostkey(key, sizeof key, w[0], 1);
+  else if (w[0][0] == '=') klen = nj_wl_hostkey(key, sizeof key, w[0] + 1, 0);
+  else if (strchr(w[0], '/') || strchr(w[0], ':')) klen = 0;
+  else {
+    /* an all-digit-and-dot word that is no address (1.2.3) is an error */
+    klen = strspn(w[0], "0123456789.") == strlen(w[0]) ? 0
+         : nj_wl_hostkey(key, sizeof key, w[0], 0);
+  }
+  if (!klen) die_line(lineno, "not an address, network, host name or .suffix");
+  if (cdb_make_add(cm, key, (unsigned)klen, date, (unsigned)strlen(date)) < 0)
+    nj_tmp_die(&tmp, "write ");
+  return last < today;
+}
+
 int main(int argc, char const *const *argv)
 {
   stralloc sa = STRALLOC_ZERO;
   struct cdb_make cm;
-  unsigned long line = 0, entries = 0, expired = 0;
-  char today[11];
-  int fd;
+  nj_ctl c;
+  unsigned long expired = 0;
+  int64_t today = nj_day((int64_t)time(0));
+  char *entry;
+  size_t n;
+  int r;
 
   if (argc != 3) strerr_dieusage(100, USAGE);
-  tmpname = argv[2];
-  nj_wl_today(today, time(0));
+  nj_tmp_open(&tmp, argv[1], argv[2]);
+  if (cdb_make_start(&cm, tmp.fd) < 0) nj_tmp_die(&tmp, "write ");
 
-  fd = open(tmpname, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0) strerr_diefu2sys(111, "create ", tmpname);
-  if (cdb_make_start(&cm, fd) < 0) die_tmp("start ");
-
-  for (;;) {
-    char *w[4];
-    char key[300];
-    size_t klen;
-    unsigned int n;
-    nj_ip net;
-    unsigned int len;
-    const char *date = "";
-    int r;
-
-    sa.len = 0;
-    r = skagetln(buffer_0, &sa, '\n');
-    if (r < 0 && errno != EPIPE) { unlink(tmpname); strerr_diefu1sys(111, "read standard input"); }
-    if (!sa.len) break;
-    line++;
-    if (sa.s[sa.len - 1] == '\n') sa.len--;
-    if (sa.len > LINEMAX) die_line(line, "line too long");
-    if (memchr(sa.s, 0, sa.len)) die_line(line, "NUL byte");
-    if (!stralloc_0(&sa)) die_tmp("allocate for ");
-
-    n = words(sa.s, w);
-    if (!n) continue;
-    if (n > 2) die_line(line, "expected: entry [YYYY-MM-DD] [# comment]");
-    if (n == 2) {
-      if (!nj_wl_date_ok(w[1], strlen(w[1]))) die_line(line, "bad date, expected YYYY-MM-DD");
-      date = w[1];
-      if (strcmp(date, today) < 0) expired++;
-    }
-    if (nj_cidr_parse(w[0], &net, &len)) klen = nj_wl_netkey(key, &net, len);
-    else if (w[0][0] == '.') klen = nj_wl_hostkey(key, sizeof key, w[0], 1);
-    else if (w[0][0] == '=') klen = nj_wl_hostkey(key, sizeof key, w[0] + 1, 0);
-    else if (strchr(w[0], '/') || strchr(w[0], ':')) klen = 0;
-    else {
-      /* an all-digit-and-dot word that is no address (1.2.3) is an error */
-      klen = strspn(w[0], "0123456789.") == strlen(w[0]) ? 0
-           : nj_wl_hostkey(key, sizeof key, w[0], 0);
-    }
-    if (!klen) die_line(line, "not an address, network, host name or .suffix");
-    if (cdb_make_add(&cm, key, (unsigned)klen, date, (unsigned)strlen(date)) < 0)
-      die_tmp("write ");
-    entries++;
+  if (!slurp(&sa, 0) || !stralloc_readyplus(&sa, 1)) {
+    nj_tmp_abort(&tmp);
+    strerr_diefu1sys(111, "read standard input");
   }
-
+  nj_ctl_init(&c, sa.s, sa.len, NJ_CTL_TEXT | NJ_CTL_HASHWORD | NJ_CTL_NONUL, LINEMAX);
+  while ((r = nj_ctl_next(&c, &entry, &n))) {
+    if (r < 0) die_line(c.line, c.why);
+    expired += (unsigned long)add(&cm, entry, c.line, today);
+  }
   stralloc_free(&sa);
-  if (cdb_make_finish(&cm) < 0) die_tmp("write ");
-  if (fsync(fd) < 0) die_tmp("fsync ");
-  if (close(fd) < 0) die_tmp("close ");
-  if (rename(tmpname, argv[1]) < 0) {
-    int e = errno;
-    unlink(tmpname);
-    errno = e;
-    strerr_diefu4sys(111, "rename ", tmpname, " to ", argv[1]);
-  }
+
+  if (cdb_make_finish(&cm) < 0) nj_tmp_die(&tmp, "write ");
+  nj_tmp_commit(&tmp);
   if (expired) {
     char a[ULONG_FMT];
     a[ulong_fmt(a, expired)] = 0;
     strerr_warnw(a, " entries have already expired");
   }
-  (void)entries;
   return 0;
 }

@@ -22,24 +22,15 @@
 #include <skalibs/djbunix.h>
 #include "najimi.h"
 #include "greylist.h"
+#include "patterns.h"   /* builtin_patterns, from control/dynamic-patterns */
 
 #define USAGE "ipgreylist [ -D ] [ -c ] [ -t timeout ] [ -d dir ] [ -w whitelist.cdb ] [ -p patterns ] prog [ args... ]"
 
 #define TEXTMAX 200
 #define PATTERNS_MAX 65536
+typedef char patterns_fit[sizeof builtin_patterns <= PATTERNS_MAX ? 1 : -1];
 
 const char *PROG = "ipgreylist";
-
-/* Built in, used when no pattern file is given (or it cannot be read):
- * the same list as control/dynamic-patterns. */
-static const char *const default_patterns[] = {
-  "[0-9]+[-._][0-9]+[-._][0-9]+[-._][0-9]+",
-  "(^|[-.])[0-9]+-[0-9]+-[0-9]+([-.]|$)",
-  "(^|[-.])[0-9a-f]{8}([-.]|$)",
-  "(^|[-.])(a|s|v|x)?dsl[0-9]*([-.]|$)",
-  "(^|[-.])(dyn|dynamic|dynip|dhcp|dial|dialin|dialup|ppp|pppoe|pool|cable|cpe|broadband|client|cust|customer|user|home|residential|res|mobile|wireless|wlan)[0-9]*([-.]|$)",
-  0
-};
 
 static struct {
   const char *ipname;         /* canonical client address, or 0 */
@@ -128,7 +119,7 @@ static void deny(nj_log *l, const char *reply, int at_data) __attribute__((noret
 static void deny(nj_log *l, const char *reply, int at_data)
 {
   char code[4] = { reply[0], reply[1], reply[2], 0 };
-  nj_log_str(l, "code", code);
+  nj_log_str(l, NJ_K_CODE, code);
   if (g.wl_expired) nj_log_str(l, "whitelist", "expired");
   nj_log_end(l);
   refuse(reply, at_data);
@@ -143,7 +134,7 @@ static void state_fail(const char *key, const char *op, const char *path, int e)
 {
   nj_log l;
   start(&l, "error");
-  nj_log_str(&l, "key", key);
+  nj_log_str(&l, NJ_K_KEY, key);
   nj_log_str(&l, "op", op);
   nj_log_str(&l, "path", path);
   nj_log_str(&l, "errno", errname(e));
@@ -162,8 +153,8 @@ static void act(const nj_glkey *k, const nj_gldecision *d, const nj_glpolicy *p)
     case NJ_GLV_NEW:
     case NJ_GLV_RESET:
       start(&l, "new");
-      nj_log_str(&l, "key", k->name);
-      nj_log_ulong(&l, "age", 0);
+      nj_log_str(&l, NJ_K_KEY, k->name);
+      nj_log_ulong(&l, NJ_K_AGE, 0);
       if (d->v.is == NJ_GLV_RESET) {
         nj_log_str(&l, "reset", nj_gl_reason(d->v.reason));
         if (d->v.reason == NJ_GLR_LAPSED || d->v.reason == NJ_GLR_STALE)
@@ -172,22 +163,22 @@ static void act(const nj_glkey *k, const nj_gldecision *d, const nj_glpolicy *p)
       deny(&l, "451 4.7.1 greylisted: this address is new here, please try again later", g.at_data);
     case NJ_GLV_TOO_SOON:
       start(&l, "too-soon");
-      nj_log_str(&l, "key", k->name);
-      nj_log_ulong(&l, "age", (unsigned long)d->age);
+      nj_log_str(&l, NJ_K_KEY, k->name);
+      nj_log_ulong(&l, NJ_K_AGE, (unsigned long)d->age);
       nj_log_ulong(&l, "count", d->count);
       nj_log_ulong(&l, "min", (unsigned long)p->min);
       if (d->werr) nj_log_str(&l, "error", errname(d->werr));
       deny(&l, "451 4.7.1 greylisted: retried too soon, please try again later", g.at_data);
     case NJ_GLV_PROMOTE:
       start(&l, "pass");
-      nj_log_str(&l, "key", k->name);
-      nj_log_ulong(&l, "age", (unsigned long)d->age);
+      nj_log_str(&l, NJ_K_KEY, k->name);
+      nj_log_ulong(&l, NJ_K_AGE, (unsigned long)d->age);
       nj_log_ulong(&l, "count", d->count);
       break;
     default:
       start(&l, "regular");
-      nj_log_str(&l, "key", k->name);
-      nj_log_ulong(&l, "age", (unsigned long)d->age);
+      nj_log_str(&l, NJ_K_KEY, k->name);
+      nj_log_ulong(&l, NJ_K_AGE, (unsigned long)d->age);
   }
   if (d->werr) nj_log_str(&l, "error", errname(d->werr));
   pass(&l);
@@ -195,56 +186,53 @@ static void act(const nj_glkey *k, const nj_gldecision *d, const nj_glpolicy *p)
 
 /* ---------------------------------------------------- selective mode */
 
-/* 1 when host matches one of the dynamic-address patterns. */
-static int dynamic(const char *host, const char *file)
+/* 1 when the lower-case name matches one of the patterns in text (len
+ * bytes, room for one more), read as a control file. */
+static int matches(const char *lower, char *text, size_t len, const char *file)
 {
-  static char text[PATTERNS_MAX + 1];
-  const char *const *p;
-  char lower[256];
-  size_t n = strlen(host);
-  int r;
-
-  if (n >= sizeof lower) return 1;            /* no real host name is that long */
-  memcpy(lower, host, n + 1);
-  case_lowerb(lower, n);
-
-  if (file) {
-    ssize_t got = openreadnclose(file, text, PATTERNS_MAX);
-    if (got < 0) strerr_warnw("pattern file ", file, " cannot be read: ", errname(errno), ", using the built-in list");
-    else {
-      size_t pos = 0, line = 0;
-      text[got] = 0;
-      while (pos < (size_t)got) {
-        char *s = text + pos, *e = strchr(s, '\n');
-        regex_t re;
-        line++;
-        if (e) *e = 0;
-        pos += strlen(s) + 1;
-        while (*s == ' ' || *s == '\t') s++;
-        if (!*s || *s == '#') continue;
-        n = strlen(s);
-        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r')) s[--n] = 0;
-        if (regcomp(&re, s, REG_EXTENDED | REG_ICASE | REG_NOSUB)) {
-          char ln[ULONG_FMT];
-          ln[ulong_fmt(ln, line)] = 0;
-          strerr_warnw("invalid pattern in ", file, " line ", ln, ", skipped");
-          continue;
-        }
-        r = regexec(&re, lower, 0, 0, 0);
-        regfree(&re);
-        if (!r) return 1;
-      }
-      return 0;
-    }
-  }
-  for (p = default_patterns; *p; p++) {
+  nj_ctl c;
+  char *pat;
+  size_t n;
+  nj_ctl_init(&c, text, len, NJ_CTL_TEXT, 0);
+  while (nj_ctl_next(&c, &pat, &n) > 0) {
     regex_t re;
-    if (regcomp(&re, *p, REG_EXTENDED | REG_ICASE | REG_NOSUB)) continue;
+    int r;
+    if (regcomp(&re, pat, REG_EXTENDED | REG_ICASE | REG_NOSUB)) {
+      char ln[ULONG_FMT];
+      ln[ulong_fmt(ln, c.line)] = 0;
+      strerr_warnw("invalid pattern in ", file, " line ", ln, ", skipped");
+      continue;
+    }
     r = regexec(&re, lower, 0, 0, 0);
     regfree(&re);
     if (!r) return 1;
   }
   return 0;
+}
+
+/* 1 when host matches one of the dynamic-address patterns: those of
+ * file, or when there is none (or it cannot be read) the built-in copy
+ * of control/dynamic-patterns (patterns.h, made from it by make). */
+static int dynamic(const char *host, const char *file)
+{
+  static char text[PATTERNS_MAX + 1];
+  char lower[256];
+  size_t n = strlen(host);
+  ssize_t got = -1;
+
+  if (n >= sizeof lower) return 1;            /* no real host name is that long */
+  memcpy(lower, host, n + 1);
+  case_lowerb(lower, n);
+  if (file) {
+    got = openreadnclose(file, text, PATTERNS_MAX);
+    if (got < 0) strerr_warnw("pattern file ", file, " cannot be read: ", errname(errno), ", using the built-in list");
+  }
+  if (got < 0) {
+    file = "the built-in list";
+    got = (ssize_t)sizeof builtin_patterns - 1;
+    memcpy(text, builtin_patterns, sizeof builtin_patterns);
+  }
+  return matches(lower, text, (size_t)got, file);
 }
 
 /* ---------------------------------------------------------------- main */

@@ -19,6 +19,25 @@ int nj_ulong_parse(const char *s, unsigned long min, unsigned long max,
   return 1;
 }
 
+int nj_ulong_parsen(const char *s, size_t n, unsigned long min, unsigned long max,
+                    unsigned long *out)
+{
+  /* by hand, not through a NUL-terminated copy for ulong_scan: retrydeny
+   * reads a pid per refused line, and took 0.78 s of CPU for
+   * bench/retrydeny.sh's 1 GB log that way, against 0.70 s */
+  unsigned long u = 0;
+  size_t i;
+  if (!n) return 0;
+  for (i = 0; i < n; i++) {
+    unsigned int d = (unsigned char)s[i] - '0';
+    if (d > 9 || u > (~0UL - d) / 10) return 0;   /* not a digit, or overflow */
+    u = u * 10 + d;
+  }
+  if (u < min || u > max) return 0;
+  *out = u;
+  return 1;
+}
+
 unsigned long nj_env_ulong(const char *var, unsigned long def,
                            unsigned long min, unsigned long max, int clamp)
 {

@@ -23,7 +23,6 @@
 #include <cdb.h>
 #include <skalibs/bytestr.h>
 #include <skalibs/stralloc.h>
-#include <skalibs/djbunix.h>
 #include <skalibs/strerr.h>
 #include "najimi.h"
 #include "qmailrcpt.h"
@@ -79,32 +78,24 @@ static int path2(char *buf, const char *a, const char *b)
   return 1;
 }
 
-/* Reads home/fn as qmail's control_readfile does: one entry per line,
- * trailing spaces and tabs removed, empty lines and # comments skipped,
+/* Reads home/fn as qmail's control_readfile does (NJ_CTL_QMAIL: trailing
+ * spaces and tabs removed, empty lines and lines starting with # skipped),
  * each entry NUL-terminated. 1: read, 0: missing, -1: error. */
 static int readlines(nj_qmail *q, stralloc *sa, const char *fn)
 {
   char path[PATHMAX];
   stralloc raw = STRALLOC_ZERO;
-  size_t i = 0;
+  nj_ctl c;
+  char *e;
+  size_t n;
+  int r;
   sa->len = 0;
   if (!path2(path, q->home, fn)) return -1;
-  if (!openslurpclose(&raw, path)) return errno == ENOENT ? 0 : -1;
-  while (i < raw.len) {
-    size_t j = i, end;
-    while (j < raw.len && raw.s[j] != '\n') j++;
-    end = j;
-    while (end > i && (raw.s[end - 1] == ' ' || raw.s[end - 1] == '\t')) end--;
-    if (end > i && raw.s[i] != '#') {
-      if (!stralloc_catb(sa, raw.s + i, end - i) || !stralloc_0(sa)) {
-        stralloc_free(&raw);
-        return -1;
-      }
-    }
-    i = j + 1;
-  }
+  r = nj_ctl_open(&c, &raw, path, NJ_CTL_QMAIL, 0);
+  while (r > 0 && nj_ctl_next(&c, &e, &n) > 0)
+    if (!stralloc_catb(sa, e, n) || !stralloc_0(sa)) r = -1;
   stralloc_free(&raw);
-  return 1;
+  return r;
 }
 
 /* Looks key up in a NUL-separated list, case-insensitively. With colon,

@@ -12,12 +12,10 @@
  *   user-default@domain    any user-SOMETHING@domain is valid
  *   @domain                every address in domain is valid
  * Every domain named gets an "@domain" key, which tells rcptcheck that
- * the list decides for it. Keys are lower case. */
-#include <errno.h>
+ * the list decides for it. Keys are lower case. The list is read by the
+ * library's control-file reader (nj_ctl), each cdb written through
+ * nj_tmp_* (TARGET.tmp). */
 #include <string.h>
-#include <unistd.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <cdb.h>
 #include <skalibs/bytestr.h>
 #include <skalibs/sgetopt.h>
@@ -34,11 +32,14 @@ const char *PROG = "rcptcheck-cdb";
 
 static const char *src;
 static unsigned long lineno;
+static nj_tmpfile tmp = NJ_TMPFILE_ZERO;
 
+static void die_format(const char *why) __attribute__((noreturn));
 static void die_format(const char *why)
 {
   char n[ULONG_FMT];
   n[ulong_fmt(n, lineno)] = 0;
+  nj_tmp_abort(&tmp);
   strerr_dief(100, src, " line ", n, ": ", why);
 }
 
@@ -79,33 +80,29 @@ static void assign(struct cdb_make *cm, const stralloc *in)
     if (ncolons < 6) die_format("fewer than 7 fields");
     data.len = k;
     if (cdb_make_add(cm, key.s, (unsigned)key.len, data.s, (unsigned)data.len) < 0)
-      strerr_diefu1sys(111, "write the temporary file");
+      nj_tmp_die(&tmp, "write ");
   }
   if (cdb_make_add(cm, "", 0, wild.s ? wild.s : "", (unsigned)wild.len) < 0)
-    strerr_diefu1sys(111, "write the temporary file");
+    nj_tmp_die(&tmp, "write ");
   stralloc_free(&key);
   stralloc_free(&data);
   stralloc_free(&wild);
 }
 
-/* the address list */
+/* the address list: najimi's text rules (NJ_CTL_TEXT: blanks around an
+ * entry dropped, lines starting with # skipped) */
 static void addresses(struct cdb_make *cm, stralloc *in)
 {
-  size_t i = 0;
-  while (i < in->len) {
-    char *line = in->s + i, *lf = memchr(line, '\n', in->len - i), *at;
-    size_t len = lf ? (size_t)(lf - line) : in->len - i, b = 0, e, k;
-    i += len + 1;
-    lineno++;
-    e = len;
-    while (b < e && (line[b] == ' ' || line[b] == '\t')) b++;
-    while (e > b && (line[e - 1] == ' ' || line[e - 1] == '\t' || line[e - 1] == '\r')) e--;
-    if (b == e || line[b] == '#') continue;
-    line += b;
-    len = e - b;
+  nj_ctl c;
+  char *line, *at;
+  size_t len, k;
+  if (!stralloc_readyplus(in, 1)) strerr_diefu1sys(111, "allocate");
+  nj_ctl_init(&c, in->s, in->len, NJ_CTL_TEXT, 0);
+  while (nj_ctl_next(&c, &line, &len) > 0) {
+    lineno = c.line;
     for (k = 0; k < len; k++) {
-      unsigned char c = (unsigned char)line[k];
-      if (c <= 0x20 || c >= 0x7f) die_format("space or control character in the address");
+      unsigned char ch = (unsigned char)line[k];
+      if (ch <= 0x20 || ch >= 0x7f) die_format("space or control character in the address");
     }
     if (len > NJ_ADDRMAX - 16) die_format("address too long");
     at = memchr(line, '@', len);
@@ -120,20 +117,20 @@ static void addresses(struct cdb_make *cm, stralloc *in)
     if (at == line) {
       /* @domain: the whole domain is valid */
       if (cdb_make_put(cm, line, (unsigned)len, "*", 1, CDB_PUT_REPLACE) < 0)
-        strerr_diefu1sys(111, "write the temporary file");
+        nj_tmp_die(&tmp, "write ");
       continue;
     }
     if (cdb_make_put(cm, line, (unsigned)len, "", 0, CDB_PUT_INSERT) < 0 ||
         cdb_make_put(cm, at, (unsigned)(line + len - at), "", 0, CDB_PUT_INSERT) < 0)
-      strerr_diefu1sys(111, "write the temporary file");
+      nj_tmp_die(&tmp, "write ");
   }
 }
 
 int main(int argc, char const *const *argv)
 {
   subgetopt l = SUBGETOPT_ZERO;
-  int users = 0, fd;
-  stralloc in = STRALLOC_ZERO, tmp = STRALLOC_ZERO;
+  int users = 0;
+  stralloc in = STRALLOC_ZERO;
   struct cdb_make cm;
 
   for (;;) {
@@ -147,17 +144,12 @@ int main(int argc, char const *const *argv)
   if (argc != 2) strerr_dieusage(100, USAGE);
   src = argv[0];
   if (!openslurpclose(&in, src)) strerr_diefu2sys(111, "read ", src);
-  if (!stralloc_cats(&tmp, argv[1]) || !stralloc_cats(&tmp, ".tmp") || !stralloc_0(&tmp))
-    strerr_diefu1sys(111, "allocate");
-  fd = open(tmp.s, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) strerr_diefu2sys(111, "create ", tmp.s);
-  if (cdb_make_start(&cm, fd) < 0) strerr_diefu2sys(111, "write ", tmp.s);
+  nj_tmp_open(&tmp, argv[1], 0);
+  if (cdb_make_start(&cm, tmp.fd) < 0) nj_tmp_die(&tmp, "write ");
   if (users) assign(&cm, &in);
   else addresses(&cm, &in);
-  if (cdb_make_finish(&cm) < 0 || fsync(fd) < 0 || close(fd) < 0)
-    strerr_diefu2sys(111, "write ", tmp.s);
-  if (rename(tmp.s, argv[1]) < 0) strerr_diefu4sys(111, "rename ", tmp.s, " to ", argv[1]);
+  if (cdb_make_finish(&cm) < 0) nj_tmp_die(&tmp, "write ");
+  nj_tmp_commit(&tmp);
   stralloc_free(&in);
-  stralloc_free(&tmp);
   return 0;
 }

@@ -137,7 +137,7 @@ static void log_start(nj_log *l, const struct session *s, const char *action,
                       const char *reply)
 {
   nj_log_start(l, action, s->cf.ip);
-  if (reply) nj_log_strn(l, "code", reply, 3);
+  if (reply) nj_log_strn(l, NJ_K_CODE, reply, 3);
 }
 
 static void log1(const struct session *s, const char *action, const char *reply,
@@ -887,7 +887,7 @@ static void summary(const struct session *s)
 {
   nj_log l;
   nj_log_start(&l, "done", s->cf.ip);
-  nj_log_ulong(&l, "msgs", s->n_msgs);
+  nj_log_ulong(&l, NJ_K_MSGS, s->n_msgs);
   nj_log_ulong(&l, "rcpt_ok", s->n_ok);
   nj_log_ulong(&l, "rcpt_bad", s->n_bad);
   nj_log_ulong(&l, "rcpt_defer", s->n_defer);

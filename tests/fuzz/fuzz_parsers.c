@@ -1,8 +1,10 @@
 /* fuzz_parsers: a libFuzzer target for the shared library's parsers of
  * untrusted text: client addresses and networks, log sanitising, the
  * greylist state text and file names, whitelist names and dates, TAI64N
- * and UTC stamps, and MAIL/RCPT argument parsing. The first input byte
- * picks the parser; each must stay in bounds and keep its invariants.
+ * and UTC stamps, MAIL/RCPT argument parsing, log lines (nj_log_scan,
+ * nj_log_tcpserver), control-file lines (nj_ctl) and YYYY-MM-DD dates.
+ * The first input byte picks the parser (and flags); each must stay in
+ * bounds and keep its invariants.
  *   make fuzz [FUZZTIME=seconds]     (clang with libFuzzer) */
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,6 +25,68 @@ static void must(int cond, const char *what)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static int inside(const char *p, size_t len, const char *s, size_t n)
+{
+  return p >= s && p + len <= s + n;
+}
+
+/* A decision line is exactly its fields again; every pair is a name, '='
+ * and a value without space or '='; tcpserver's fields lie in the line. */
+static void log_line(const char *s, size_t n)
+{
+  nj_logline l;
+  nj_logpair p;
+  nj_tcpline t;
+  unsigned int pos = 0, k = 0;
+  size_t i, w;
+  int r = nj_log_scan(&l, s, n);
+  must(r >= NJ_LOG_BAD && r <= NJ_LOG_DECISION, "scan result");
+  if (r == NJ_LOG_BAD) { must(l.bad >= 1 && l.bad <= 5 && l.why, "bad reason"); return; }
+  must(inside(l.text, l.textlen, s, n), "text inside");
+  if (l.stamped) must(n > NJ_TAI64N && s[0] == '@', "stamp");
+  if (r == NJ_LOG_OTHER) {
+    if (nj_log_tcpserver(&l, &t) && t.ip) must(inside(t.ip, t.iplen, s, n), "tcpserver ip inside");
+    return;
+  }
+  must(l.prog && l.action && l.npairs >= 2, "decision fields");
+  must(nj_log_iskey(&l.ip, NJ_K_IP) && nj_log_iskey(&l.pid, NJ_K_PID), "ip and pid first");
+  w = (size_t)(l.prog - s) + l.proglen + 2 + l.actionlen;
+  while (nj_log_next(&l, &pos, &p)) {
+    must(p.klen > 0 && p.key == s + w + 1 && p.key[p.klen] == '=' && p.val == p.key + p.klen + 1, "pair layout");
+    for (i = 0; i < p.vlen; i++) must(p.val[i] != ' ' && p.val[i] != '=', "value bytes");
+    w += 2 + p.klen + p.vlen;
+    k++;
+    must(nj_log_get(&l, "pid", &p) && p.val == l.pid.val, "get pid");
+  }
+  must(k == l.npairs && w == n, "pairs are the whole line");
+}
+
+/* Entries lie in the text, trimmed as the flags say, lines in order. */
+static void ctl_lines(const char *s, size_t n, unsigned int bits)
+{
+  char buf[MAXIN + 1];
+  nj_ctl c;
+  char *e;
+  unsigned int flags = bits & 31;
+  size_t len, max = bits & 32 ? 40 : 0;
+  unsigned long last = 0;
+  int r;
+  memcpy(buf, s, n);
+  nj_ctl_init(&c, buf, n, flags, max);
+  while ((r = nj_ctl_next(&c, &e, &len))) {
+    must(c.line > last, "line numbers grow");
+    last = c.line;
+    if (r < 0) { must(c.why != 0, "bad line reason"); continue; }
+    must(len > 0 && e >= buf && e + len <= buf + n + 1 && e[len] == 0, "entry inside, terminated");
+    must(e[len - 1] != ' ' && e[len - 1] != '\t', "no trailing blank");
+    if (flags & NJ_CTL_LEAD) must(e[0] != ' ' && e[0] != '\t', "no leading blank");
+    if (flags & NJ_CTL_HASHANY) must(!memchr(e, '#', len), "no comment left");
+    else if (!(flags & NJ_CTL_HASHWORD)) must(e[0] != '#', "not a comment line");
+    if (flags & NJ_CTL_NONUL) must(!memchr(e, 0, len), "no NUL");
+    if (max) must(len <= max, "line bound");
+  }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   char s[MAXIN + 1], out[2 * MAXIN + 64];
@@ -36,7 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   memcpy(s, data + 1, n);
   s[n] = 0;                          /* C-string view, stops at any NUL */
 
-  switch (data[0] % 8) {
+  switch (data[0] % 11) {
     case 0:                          /* addresses: parse, format, parse again */
       if (nj_ip_parse(s, &ip)) {
         char f[NJ_IPFMT];
@@ -110,6 +174,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       if (r >= 0) must(out[r] == 0, "address terminated");
       r = nj_addrparse((const char *)data + 1, n, out, 8);
       must(r < 8, "address bound, small buffer");
+      break;
+    }
+    case 8:                          /* log lines */
+      log_line(s, n);
+      break;
+    case 9:                          /* control-file lines, flags from the next byte */
+      if (n) ctl_lines(s + 1, n - 1, (unsigned char)s[0]);
+      break;
+    case 10: {                       /* dates */
+      int64_t day;
+      if (nj_date_scan(s, n, &day)) {
+        char f[NJ_DATEFMT];
+        nj_date_fmt(f, day);
+        must(n == 10 && !memcmp(f, s, 10), "date canonical");
+      }
       break;
     }
   }

@@ -1,5 +1,5 @@
 /* test_retrydeny: unit tests of the log-time helpers retrydeny uses
- * (stamp.c): TAI64N labels and the UTC dates of its comments. */
+ * (calendar.c): TAI64N labels and the UTC dates of its comments. */
 #include <stdio.h>
 #include <string.h>
 #include "check.h"
