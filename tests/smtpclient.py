@@ -267,10 +267,12 @@ class Log:
         raise Fail(what + " (within %g s)" % self.wait, got + "; " + self.tail())
 
     def expect_none(self, what, test):
+        if self.lines() is None:
+            raise Fail(what, "%s cannot be read" % self.path)
         found = self.matching(test)
         if found:
             raise Fail(what, "%d such lines, the first: %s" % (len(found), found[0]))
-        self.tx.add("~", "none in %s" % self.path)
+        self.tx.add("~", "%s: none in %s" % (what, self.path))
 
 
 def expect_text(client, arg, present):
