@@ -17,6 +17,7 @@ The session, one step at a time:
     expect 250 554      ... or one of several codes
     expect-text WORD    the last reply must contain WORD
     expect-no-text WORD the last reply must not contain WORD (any case)
+    expect-line TEXT    a line of the last reply must start with TEXT
     send EHLO x         send the text plus CRLF
     raw EHLO x\\r\\n     send bytes given with Python escapes, nothing added
     bytewise            from now on, send one byte per write (with a pause)
@@ -283,6 +284,12 @@ def expect_text(client, arg, present):
         raise Fail("a reply without %r" % arg, text.rstrip("\r\n"))
 
 
+def expect_line(client, arg):
+    lines = [show(l) for l in client.last]
+    if not any(l.startswith(arg) for l in lines):
+        raise Fail("a reply line starting with %r" % arg, " | ".join(lines))
+
+
 def send_file(client, path):
     with open(path, "rb") as f:
         client.send(f.read())
@@ -318,6 +325,7 @@ SESSION = {
     "expect": lambda c, a: c.expect([int(x) for x in a.split()]),
     "expect-text": lambda c, a: expect_text(c, a, True),
     "expect-no-text": lambda c, a: expect_text(c, a, False),
+    "expect-line": expect_line,
     "send": lambda c, a: c.send(a.encode("latin-1") + b"\r\n"),
     "raw": lambda c, a: c.send(a.encode("latin-1").decode("unicode_escape").encode("latin-1")),
     "file": send_file,
