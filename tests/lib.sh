@@ -183,6 +183,7 @@ maildir_new() {
   wait_for 100 maildir_now "$n" || { echo "# $(($(maildir_count) - MAILDIR_MARK)) new messages, want $n"; return 1; }
   for f in "$@"; do maildir_has "$f" || { echo "# no message equals $f"; return 1; }; done
 }
+# maildir_now N: exactly N messages since the mark, now.
 maildir_now() { [ "$(maildir_count)" -eq $((MAILDIR_MARK + $1)) ]; }
 # maildir_still N: a second later, still exactly N since the mark (nothing
 # extra, no late copy).
