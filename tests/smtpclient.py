@@ -7,8 +7,8 @@ from a file or standard input: what the client sends, the codes it must
 get back, then what a log (the tail's, or a recording downstream's) must
 or must not hold.
 
-    smtpclient.py --port PORT [--log FILE] [--timeout S] [--log-wait S]
-                  [--quiet] [SCRIPT|-]
+    smtpclient.py --port PORT [--source ADDR] [--log FILE] [--timeout S]
+                  [--log-wait S] [--quiet] [SCRIPT|-]
     smtpclient.py --log FILE [SCRIPT|-]     log steps only, no connection
 
 The session, one step at a time:
@@ -109,8 +109,9 @@ class Transcript:
 
 
 class Client:
-    def __init__(self, host, port, timeout, transcript):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host, port, source, timeout, transcript):
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.sock.settimeout(timeout)
         self.timeout = timeout
         self.buf = b""
@@ -406,6 +407,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int)
+    p.add_argument("--source", help="the local address to connect from")
     p.add_argument("--timeout", type=float, default=10.0)
     p.add_argument("--log", help="the file the log steps read")
     p.add_argument("--log-wait", type=float, default=5.0)
@@ -417,7 +419,7 @@ def main():
     client = None
     if a.port is not None:
         try:
-            client = Client(a.host, a.port, a.timeout, tx)
+            client = Client(a.host, a.port, a.source, a.timeout, tx)
         except OSError as e:
             print("FAIL: connect to %s port %d: %s" % (a.host, a.port, e))
             return 1
