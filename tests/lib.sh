@@ -91,13 +91,13 @@ stop_server() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; return 0; }
 # exim (exim_tail first).
 serve_exim() { local name=$1; shift; serve "$name" "$@" "${EXIM[@]}"; }
 
-# client [--timeout S] [--quiet] PORT SCRIPT-TEXT: runs the scripted client
-# against PORT, transcript on stdout; its log steps read $LOG.
+# client [--timeout S] [--source ADDR] [--quiet] PORT SCRIPT-TEXT: runs the
+# scripted client against PORT, transcript on stdout; its log steps read $LOG.
 client() {
   local opts=()
   while :; do
     case $1 in
-      --timeout) opts+=("$1" "$2"); shift 2 ;;
+      --timeout|--source) opts+=("$1" "$2"); shift 2 ;;
       --*) opts+=("$1"); shift ;;
       *) break ;;
     esac
@@ -185,6 +185,17 @@ maildir_new() {
 }
 # maildir_now N: exactly N messages since the mark, now.
 maildir_now() { [ "$(maildir_count)" -eq $((MAILDIR_MARK + $1)) ]; }
+# maildir_atleast N: within 5 s, at least N messages arrived since the mark.
+maildir_atleast() {
+  wait_for 100 maildir_over $(($1 - 1)) || { echo "# $(($(maildir_count) - MAILDIR_MARK)) new messages, want $1 or more"; return 1; }
+}
+maildir_over() { [ "$(maildir_count)" -gt $((MAILDIR_MARK + $1)) ]; }
+# message_steps FILE [RCPT] [SENDER]: the client steps of one message that
+# must be accepted: MAIL FROM:<SENDER>, RCPT TO:<RCPT>, FILE as DATA, then
+# QUIT (postmaster@example.test from sender@example.test by default).
+message_steps() {
+  printf 'mail <%s>\nrcpt <%s>\nmessage %s\nquit' "${3:-sender@example.test}" "${2:-postmaster@example.test}" "$1"
+}
 # maildir_still N: a second later, still exactly N since the mark (nothing
 # extra, no late copy).
 maildir_still() {
