@@ -30,10 +30,8 @@ expect-text tail.test"
 # deliver PORT FILE: the whole transaction reaches exim.
 deliver() {
   client "$1" "$REACHED_EXIM
-$TO_POSTMASTER
-expect 250
-message $2
-quit"
+ehlo client.test
+$(message_steps "$2")"
 }
 # keyfile NAME: the state file of a key, wherever the fan-out put it.
 keyfile() { find "$STATE" -name "$1" -type f; }
