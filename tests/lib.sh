@@ -56,11 +56,20 @@ check() {
   fi
 }
 
+# wait_for N CMD...: retries CMD every 50 ms, at most N times.
+wait_for() {
+  local n=$1 i; shift
+  for i in $(seq 1 "$n"); do "$@" && return 0; sleep 0.05; done
+  return 1
+}
+
 # finish: the last line of every test file.
 finish() {
   echo "# $(basename "$0"): $NPASS passed, $NFAIL failed"
   [ "$NFAIL" -eq 0 ]
 }
+
+# ---- servers
 
 # serve NAME CMD...: starts "tcpserver 127.0.0.1 0 CMD..." with stderr in
 # $T/NAME.log; sets PORT, SERVER_PID and LOG (that log: what the client's
@@ -84,12 +93,14 @@ serve() {
   [ -n "$PORT" ] || { echo "# tcpserver did not start: $*"; cat "$T/$name.log"; return 1; }
 }
 
-# stop_server PID: kills one server and waits for it.
-stop_server() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; return 0; }
-
 # serve_exim NAME CMD...: serve a chain CMD... that ends in the private
 # exim (exim_tail first).
 serve_exim() { local name=$1; shift; serve "$name" "$@" "${EXIM[@]}"; }
+
+# stop_server PID: kills one server and waits for it.
+stop_server() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; return 0; }
+
+# ---- the scripted client and the logs
 
 # client [--timeout S] [--source ADDR] [--quiet] PORT SCRIPT-TEXT: runs the
 # scripted client against PORT, transcript on stdout; its log steps read $LOG.
@@ -105,6 +116,13 @@ client() {
   $CLIENT "${opts[@]}" --port "$1" ${LOG:+--log "$LOG"} - <<< "$2"
 }
 
+# message_steps FILE [RCPT] [SENDER]: the client steps of one message that
+# must be accepted: MAIL FROM:<SENDER>, RCPT TO:<RCPT>, FILE as DATA, then
+# QUIT (postmaster@example.test from sender@example.test by default).
+message_steps() {
+  printf 'mail <%s>\nrcpt <%s>\nmessage %s\nquit' "${3:-sender@example.test}" "${2:-postmaster@example.test}" "$1"
+}
+
 # logs NAME|FILE SCRIPT-TEXT: the client's log steps alone, no connection,
 # against $T/NAME.log (a NAME given to serve) or FILE (a path with a /).
 logs() {
@@ -113,12 +131,7 @@ logs() {
   $CLIENT --log "$f" - <<< "$2"
 }
 
-# wait_for N CMD...: retries CMD every 50 ms, at most N times.
-wait_for() {
-  local n=$1 i; shift
-  for i in $(seq 1 "$n"); do "$@" && return 0; sleep 0.05; done
-  return 1
-}
+# ---- the tail
 
 # exim_tail: prepares a private exim (no daemon, no DNS) that delivers
 # everything into $MAILDIR; EXIM is the command to put at the end of a
@@ -171,41 +184,10 @@ CONF
   EXIM=(exim4 -C "$d/conf" -odi -bs)
 }
 
+# ---- what the tail received: exim's Maildir and spool
+
 # maildir_count: how many messages arrived.
 maildir_count() { find "$MAILDIR/new" "$MAILDIR/cur" -type f 2>/dev/null | wc -l; }
-
-# maildir_mark: remember how many messages are there now (for the next two).
-maildir_mark() { MAILDIR_MARK=$(maildir_count); }
-# maildir_new N [FILE...]: within 5 s, exactly N messages arrived since
-# maildir_mark, FILE... among them (byte for byte, as maildir_has).
-maildir_new() {
-  local n=$1 f; shift
-  wait_for 100 maildir_now "$n" || { echo "# $(($(maildir_count) - MAILDIR_MARK)) new messages, want $n"; return 1; }
-  for f in "$@"; do maildir_has "$f" || { echo "# no message equals $f"; return 1; }; done
-}
-# maildir_now N: exactly N messages since the mark, now.
-maildir_now() { [ "$(maildir_count)" -eq $((MAILDIR_MARK + $1)) ]; }
-# maildir_atleast N: within 5 s, at least N messages arrived since the mark.
-maildir_atleast() {
-  wait_for 100 maildir_over $(($1 - 1)) || { echo "# $(($(maildir_count) - MAILDIR_MARK)) new messages, want $1 or more"; return 1; }
-}
-maildir_over() { [ "$(maildir_count)" -gt $((MAILDIR_MARK + $1)) ]; }
-# message_steps FILE [RCPT] [SENDER]: the client steps of one message that
-# must be accepted: MAIL FROM:<SENDER>, RCPT TO:<RCPT>, FILE as DATA, then
-# QUIT (postmaster@example.test from sender@example.test by default).
-message_steps() {
-  printf 'mail <%s>\nrcpt <%s>\nmessage %s\nquit' "${3:-sender@example.test}" "${2:-postmaster@example.test}" "$1"
-}
-# maildir_still N: a second later, still exactly N since the mark (nothing
-# extra, no late copy).
-maildir_still() {
-  sleep 1
-  maildir_now "$1" || { echo "# $(($(maildir_count) - MAILDIR_MARK)) new messages, want $1"; return 1; }
-}
-# maildir_got FILE: within 5 s, some message equals FILE (as maildir_has).
-maildir_got() { wait_for 100 maildir_has "$1" || { echo "# no message equals $1"; return 1; }; }
-# nothing_queued: no message waits in exim's spool (no header file).
-nothing_queued() { ! find "$T/exim/spool/input" -name '*-H' 2>/dev/null | grep -q .; }
 
 # maildir_has FILE: some delivered message equals FILE with CRLF turned
 # into LF (what exim stores), byte for byte.
@@ -217,6 +199,39 @@ maildir_has() {
   done
   return 1
 }
+
+# maildir_got FILE: within 5 s, some message equals FILE (as maildir_has).
+maildir_got() { wait_for 100 maildir_has "$1" || { echo "# no message equals $1"; return 1; }; }
+
+# maildir_mark: remember how many messages are there now; the counts
+# below are of messages that arrived since.
+maildir_mark() { MAILDIR_MARK=$(maildir_count); }
+maildir_since() { echo $(($(maildir_count) - MAILDIR_MARK)); }
+# maildir_now N: exactly N since the mark, now.
+maildir_now() { [ "$(maildir_since)" -eq "$1" ]; }
+# maildir_new N [FILE...]: within 5 s, exactly N since the mark, FILE...
+# among all messages (as maildir_has).
+maildir_new() {
+  local n=$1 f; shift
+  wait_for 100 maildir_now "$n" || { echo "# $(maildir_since) new messages, want $n"; return 1; }
+  for f in "$@"; do maildir_has "$f" || { echo "# no message equals $f"; return 1; }; done
+}
+# maildir_atleast N: within 5 s, N or more since the mark.
+maildir_atleast() {
+  wait_for 100 maildir_over $(($1 - 1)) || { echo "# $(maildir_since) new messages, want $1 or more"; return 1; }
+}
+maildir_over() { [ "$(maildir_since)" -gt "$1" ]; }
+# maildir_still N: a second later, still exactly N since the mark (nothing
+# extra, no late copy).
+maildir_still() {
+  sleep 1
+  maildir_now "$1" || { echo "# $(maildir_since) new messages, want $1"; return 1; }
+}
+
+# nothing_queued: no message waits in exim's spool (no header file).
+nothing_queued() { ! find "$T/exim/spool/input" -name '*-H' 2>/dev/null | grep -q .; }
+
+# ---- messages and logs
 
 # message FILE [BODYLINE...]: writes a small RFC 5322 message (CRLF) with
 # the headers exim would otherwise add, so what arrives is exactly this.

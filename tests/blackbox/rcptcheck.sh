@@ -252,7 +252,7 @@ sys.exit(0 if line.startswith(b"221") and dt < 0.15 else 1)
 PY
 
 # swaks, the administrator's client
-N0=$(maildir_count)
+maildir_mark
 check "swaks: delivers to a known user" swaks --server "127.0.0.1:$PORT" --timeout 10 \
   --from admin@remote.test --to njrcjoe@example.test
 check "swaks: unknown user refused with 550 5.1.1" sh -c "swaks --server 127.0.0.1:$PORT --timeout 10 \
@@ -260,7 +260,7 @@ check "swaks: unknown user refused with 550 5.1.1" sh -c "swaks --server 127.0.0
 check "swaks --pipeline: good and bad recipients, message delivered" sh -c "swaks --server 127.0.0.1:$PORT \
   --timeout 10 --pipeline --from admin@remote.test --to njrcjoe@example.test,nobody@example.test > '$T/swaks2.out' 2>&1;
   grep -q '550 5.1.1' '$T/swaks2.out' && grep -q '<\*\* *550\|<  *250 OK id=' '$T/swaks2.out'"
-check "swaks: two messages arrived" wait_for 40 sh -c "[ \$(find '$MAILDIR/new' -type f | wc -l) -ge $((N0 + 2)) ]"
+check "swaks: two messages arrived" maildir_atleast 2
 stop_server "$SERVER_PID"
 
 # ------------------------------------------------------------ 20 MB
