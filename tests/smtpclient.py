@@ -11,6 +11,16 @@ or must not hold.
                   [--log-wait S] [--quiet] [SCRIPT|-]
     smtpclient.py --log FILE [SCRIPT|-]     log steps only, no connection
 
+For example, an unknown recipient refused and logged:
+
+    hello
+    mail <s@elsewhere.test>
+    rcpt <nosuch@example.test> 550
+    expect-text 5.1.1
+    quit
+    expect-eof
+    expect-log ^rcptcheck: reject ip=127\\.0\\.0\\.1 pid=[0-9]+ code=550( |$)
+
 The session, one step at a time:
 
     expect 220          read one reply (multi-line aware), its code must be 220
@@ -55,12 +65,12 @@ another:
     expect-log REGEX         within the wait, some line matches
     expect-log-text TEXT     within the wait, some line contains TEXT
     expect-log-count N REGEX within the wait, exactly N lines match
-    expect-no-log REGEX      now, no line matches
-    expect-no-log-text TEXT  now, no line contains TEXT
+    expect-no-log REGEX      now, no line matches (and the file can be read)
+    expect-no-log-text TEXT  now, no line contains TEXT (likewise)
 
 Every read has a deadline (--timeout, default 10 s). The transcript is
-printed as it goes ("> " sent, "< " received, "~ " found in a log; with
---quiet only when a step fails). A failed step prints the whole
+printed as it goes ("> " sent, of a long file its first 12 lines; "< "
+received; "~ " found in a log; with --quiet only when a step fails). A failed step prints the whole
 transcript so far, then "FAIL: line N: STEP" with what was expected and
 what came instead, and the client exits 1.
 """

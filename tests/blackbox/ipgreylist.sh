@@ -259,7 +259,7 @@ gl_serve plain4 192.0.2.77 --
 check "192.0.2.77 after ::ffff:192.0.2.77: the same key, too soon" client "$PORT" "$GREYLISTED"
 check "::ffff: is v4: one file named 192.0.2.77" one_key '*192.0.2.77*' 192.0.2.77
 check "::ffff: is v4: logged ip=192.0.2.77" logs mapped "
-expect-log ^ipgreylist: new ip=192.0.2.77 
+expect-log ^ipgreylist: new ip=192.0.2.77[ ]
 log $T/plain4.log
 expect-log ^ipgreylist: too-soon ip=192.0.2.77 "
 stop_server "$SERVER_PID"
@@ -370,7 +370,7 @@ ts = [threading.Thread(target=one) for _ in range(n)]
 print(bad[:3]); sys.exit(1 if bad else 0)
 PY
 check "concurrency: 100 decisions logged, exactly one new" logs race '
-expect-log-count 100 ^ipgreylist: .* ip=192.0.2.70 
+expect-log-count 100 ^ipgreylist: .* ip=192.0.2.70[ ]
 expect-log-count 1 ^ipgreylist: new ip=192.0.2.70 '
 check "concurrency: exactly one valid record, no temporary file left" sh -c "
   [ \$(find '$STATE' -name '*192.0.2.70*' | wc -l) -eq 1 ] && '$GLSTATE' '$(keyfile 192.0.2.70)' | grep -Eqx 'pending [0-9]+' &&
