@@ -17,6 +17,13 @@ sed -i "s#@TREE@#$Q#g" "$Q/users/assign"
 ln -s .qmail-loop "$Q/home/njrcjoe/.qmail-loop"      # stat: ELOOP, not ENOENT
 USERS=(njrcjoe njrcvirt njrcalias njrcnoown)
 drop_users() { local u; for u in "${USERS[@]}"; do userdel "$u" 2>/dev/null; done; return 0; }
+# The users are the machine's: a second run of this file at the same time
+# (another checkout) would delete them under this one. A lock held by a
+# process of our own (killed by PID at the end, after drop_users) makes
+# the runs take turns; after 300 s of waiting this run goes on anyway.
+flock -F -w 300 /tmp/najimi-rcptcheck-users.lock sh -c ": > '$T/users.locked'; exec sleep 900" 2> /dev/null &
+PIDS+=("$!")
+wait_for 6000 test -e "$T/users.locked" || echo "# another run held the users' lock for 300 s; going on"
 trap 'drop_users; cleanup' EXIT
 drop_users
 for u in "${USERS[@]}"; do
