@@ -4,6 +4,19 @@
 # (an ephemeral port), drives them with tests/smtpclient.py or swaks, and
 # records one line per case: "ok - NAME" or "not ok - NAME".
 # Every process a test starts is killed by PID when the file ends.
+#
+# A case reads as a transcript (the script language is at the top of
+# tests/smtpclient.py):
+#
+#   serve_exim basic "$SRC/rcptcheck"           # a chain with an exim tail
+#   maildir_mark
+#   check "unknown user: 550" client "$PORT" "
+#   hello
+#   mail <s@elsewhere.test>
+#   rcpt <nosuch@example.test> 550
+#   quit
+#   expect-log ^rcptcheck: reject ip=127\.0\.0\.1 "
+#   check "nothing delivered" maildir_still 0
 
 set -u
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,11 +40,27 @@ trap cleanup EXIT
 ok() { NPASS=$((NPASS+1)); echo "ok - $*"; }
 not_ok() { NFAIL=$((NFAIL+1)); echo "not ok - $*"; }
 
-# check NAME CMD...: the case passes when CMD exits 0.
+# check NAME CMD...: the case passes when CMD exits 0. A failure shows
+# what CMD printed (for the client: the transcript, then the step that
+# differed); of a long output, the first 20 and the last 100 lines.
 check() {
   local name=$1; shift
-  if "$@" > "$T/check.out" 2>&1; then ok "$name"
-  else not_ok "$name"; sed 's/^/    # /' "$T/check.out" | head -40; fi
+  if "$@" > "$T/check.out" 2>&1; then ok "$name"; return; fi
+  not_ok "$name"
+  local n; n=$(wc -l < "$T/check.out")
+  if [ "$n" -le 130 ]; then sed 's/^/    # /' "$T/check.out"
+  else
+    head -n 20 "$T/check.out" | sed 's/^/    # /'
+    echo "    # ... ($((n - 120)) lines left out)"
+    tail -n 100 "$T/check.out" | sed 's/^/    # /'
+  fi
+}
+
+# wait_for N CMD...: retries CMD every 50 ms, at most N times.
+wait_for() {
+  local n=$1 i; shift
+  for i in $(seq 1 "$n"); do "$@" && return 0; sleep 0.05; done
+  return 1
 }
 
 # finish: the last line of every test file.
@@ -40,12 +69,16 @@ finish() {
   [ "$NFAIL" -eq 0 ]
 }
 
+# ---- servers
+
 # serve NAME CMD...: starts "tcpserver 127.0.0.1 0 CMD..." with stderr in
-# $T/NAME.log; sets PORT and SERVER_PID. Extra tcpserver options may come
-# from TCPSERVER_OPTS (e.g. "-x rules.cdb").
+# $T/NAME.log; sets PORT, SERVER_PID and LOG (that log: what the client's
+# expect-log steps read). Extra tcpserver options may come from
+# TCPSERVER_OPTS (e.g. "-x rules.cdb").
 serve() {
   local name=$1; shift
   local portfile="$T/$name.port" i
+  LOG=$T/$name.log
   rm -f "$portfile"
   # shellcheck disable=SC2086
   tcpserver -1 -R -H -l0 -c 200 ${TCPSERVER_OPTS:-} 127.0.0.1 0 "$@" \
@@ -60,18 +93,45 @@ serve() {
   [ -n "$PORT" ] || { echo "# tcpserver did not start: $*"; cat "$T/$name.log"; return 1; }
 }
 
+# serve_exim NAME CMD...: serve a chain CMD... that ends in the private
+# exim (exim_tail first).
+serve_exim() { local name=$1; shift; serve "$name" "$@" "${EXIM[@]}"; }
+
 # stop_server PID: kills one server and waits for it.
 stop_server() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; return 0; }
 
-# client PORT SCRIPT-TEXT: runs the scripted client, transcript on stdout.
-client() { $CLIENT --port "$1" - <<< "$2"; }
+# ---- the scripted client and the logs
 
-# wait_for N CMD...: retries CMD every 50 ms, at most N times.
-wait_for() {
-  local n=$1 i; shift
-  for i in $(seq 1 "$n"); do "$@" && return 0; sleep 0.05; done
-  return 1
+# client [--timeout S] [--source ADDR] [--quiet] PORT SCRIPT-TEXT: runs the
+# scripted client against PORT, transcript on stdout; its log steps read $LOG.
+client() {
+  local opts=()
+  while :; do
+    case $1 in
+      --timeout|--source) opts+=("$1" "$2"); shift 2 ;;
+      --*) opts+=("$1"); shift ;;
+      *) break ;;
+    esac
+  done
+  $CLIENT "${opts[@]}" --port "$1" ${LOG:+--log "$LOG"} - <<< "$2"
 }
+
+# message_steps FILE [RCPT] [SENDER]: the client steps of one message that
+# must be accepted: MAIL FROM:<SENDER>, RCPT TO:<RCPT>, FILE as DATA, then
+# QUIT (postmaster@example.test from sender@example.test by default).
+message_steps() {
+  printf 'mail <%s>\nrcpt <%s>\nmessage %s\nquit' "${3:-sender@example.test}" "${2:-postmaster@example.test}" "$1"
+}
+
+# logs NAME|FILE SCRIPT-TEXT: the client's log steps alone, no connection,
+# against $T/NAME.log (a NAME given to serve) or FILE (a path with a /).
+logs() {
+  local f=$1
+  case $f in */*) ;; *) f=$T/$f.log ;; esac
+  $CLIENT --log "$f" - <<< "$2"
+}
+
+# ---- the tail
 
 # exim_tail: prepares a private exim (no daemon, no DNS) that delivers
 # everything into $MAILDIR; EXIM is the command to put at the end of a
@@ -124,6 +184,8 @@ CONF
   EXIM=(exim4 -C "$d/conf" -odi -bs)
 }
 
+# ---- what the tail received: exim's Maildir and spool
+
 # maildir_count: how many messages arrived.
 maildir_count() { find "$MAILDIR/new" "$MAILDIR/cur" -type f 2>/dev/null | wc -l; }
 
@@ -137,6 +199,39 @@ maildir_has() {
   done
   return 1
 }
+
+# maildir_got FILE: within 5 s, some message equals FILE (as maildir_has).
+maildir_got() { wait_for 100 maildir_has "$1" || { echo "# no message equals $1"; return 1; }; }
+
+# maildir_mark: remember how many messages are there now; the counts
+# below are of messages that arrived since.
+maildir_mark() { MAILDIR_MARK=$(maildir_count); }
+maildir_since() { echo $(($(maildir_count) - MAILDIR_MARK)); }
+# maildir_now N: exactly N since the mark, now.
+maildir_now() { [ "$(maildir_since)" -eq "$1" ]; }
+# maildir_new N [FILE...]: within 5 s, exactly N since the mark, FILE...
+# among all messages (as maildir_has).
+maildir_new() {
+  local n=$1 f; shift
+  wait_for 100 maildir_now "$n" || { echo "# $(maildir_since) new messages, want $n"; return 1; }
+  for f in "$@"; do maildir_has "$f" || { echo "# no message equals $f"; return 1; }; done
+}
+# maildir_atleast N: within 5 s, N or more since the mark.
+maildir_atleast() {
+  wait_for 100 maildir_over $(($1 - 1)) || { echo "# $(maildir_since) new messages, want $1 or more"; return 1; }
+}
+maildir_over() { [ "$(maildir_since)" -gt "$1" ]; }
+# maildir_still N: a second later, still exactly N since the mark (nothing
+# extra, no late copy).
+maildir_still() {
+  sleep 1
+  maildir_now "$1" || { echo "# $(maildir_since) new messages, want $1"; return 1; }
+}
+
+# nothing_queued: no message waits in exim's spool (no header file).
+nothing_queued() { ! find "$T/exim/spool/input" -name '*-H' 2>/dev/null | grep -q .; }
+
+# ---- messages and logs
 
 # message FILE [BODYLINE...]: writes a small RFC 5322 message (CRLF) with
 # the headers exim would otherwise add, so what arrives is exactly this.

@@ -3,7 +3,8 @@
 # it, multilog writes log/main/current, mail goes through the whole chain
 # into exim's Maildir, make in control/ turns the log into deny rules that
 # tcprulescheck shows, and svc -dx stops it. Then scripts/najimi-demo,
-# the README's command, starts and stops the same way.
+# the README's command, starts and stops the same way. The sessions are
+# transcripts (tests/smtpclient.py).
 . "$(dirname "$0")/../lib.sh"
 exim_tail
 S=$T/svc
@@ -53,23 +54,13 @@ check "supervise: the service and its log are up, the port answers" wait_for 100
 
 message "$T/m1" "through the whole chain"
 check "mail: accepted through greetdelay, ipgreylist, rcptcheck and exim" client "$PORT" "
-expect 220
-send EHLO client.test
-expect 250
-send MAIL FROM:<sender@example.test>
-expect 250
-send RCPT TO:<postmaster@example.test>
-expect 250
-send DATA
-expect 354
-data $T/m1
-expect 250
-send QUIT
-expect 221"
-check "mail: arrived in exim's Maildir byte for byte" wait_for 60 maildir_has "$T/m1"
-has_current() { grep -Eq -- "$1" "$S/log/main/current" 2>/dev/null; }
+hello
+$(message_steps "$T/m1")"
+check "mail: arrived in exim's Maildir byte for byte" maildir_got "$T/m1"
+# has_current REGEX: within the wait, log/main/current has a matching line.
+has_current() { logs "$S/log/main/current" "expect-log $1"; }
 check "log: multilog wrote stamped lines to log/main/current" \
-  wait_for 60 has_current '^@4000[0-9a-f]{20} tcpserver: ok '
+  has_current '^@4000[0-9a-f]{20} tcpserver: ok '
 # (127.0.0.1 has RELAYCLIENT: greetdelay execs at once and logs nothing)
 for p in ipgreylist rcptcheck; do
   [ -x "$SRC/$p" ] || continue
@@ -77,38 +68,19 @@ for p in ipgreylist rcptcheck; do
     ipgreylist) re='^@[0-9a-f]{24} ipgreylist: [a-z-]+ ip=127\.0\.0\.1 ' ;;
     rcptcheck) re='^@[0-9a-f]{24} rcptcheck: done ip=127\.0\.0\.1 pid=[0-9]+ msgs=1 ' ;;
   esac
-  check "log: $p's line in log/main/current" wait_for 60 has_current "$re"
+  check "log: $p's line in log/main/current" has_current "$re"
 done
 
 # Five sessions from "192.0.2.7" (really 127.0.0.2), each refused
 # permanently: rcptcheck's 550 for unknown users (or greetdelay's 554).
-cat > "$T/refuse.py" <<'PY'
-import socket, sys
-port, how = int(sys.argv[1]), sys.argv[2]
-s = socket.socket(); s.settimeout(10)
-s.bind(("127.0.0.2", 0)); s.connect(("127.0.0.1", port))
-f = s.makefile("rb")
-def reply():
-    while True:
-        l = f.readline()
-        if not l: raise SystemExit("closed")
-        if l[3:4] != b"-": return l[:3].decode()
-def cmd(c, want):
-    s.sendall(c + b"\r\n")
-    got = reply()
-    if got != want: raise SystemExit("%r: got %s, want %s" % (c, got, want))
-if how == "early":
-    s.sendall(b"EHLO early.test\r\n")
-    if reply() != "554": raise SystemExit("no 554")
-else:
-    if reply() != "220": raise SystemExit("no 220")
-    cmd(b"EHLO unknown.test", "250")
-    cmd(b"MAIL FROM:<x@unknown.test>", "250")
-    cmd(b"RCPT TO:<nosuch-svc@local.test>", "550")
-cmd(b"QUIT", "221")
-PY
-HOW=early; [ -x "$SRC/rcptcheck" ] && HOW=rcpt
-five() { local i; for i in 1 2 3 4 5; do python3 "$T/refuse.py" "$PORT" "$HOW" || return 1; done; }
+HOW=early REFUSED="send EHLO early.test
+expect 554
+quit"
+[ -x "$SRC/rcptcheck" ] && HOW=rcpt REFUSED="hello unknown.test
+mail <x@unknown.test>
+rcpt <nosuch-svc@local.test> 550
+quit"
+five() { local i; for i in 1 2 3 4 5; do client --source 127.0.0.2 "$PORT" "$REFUSED" || return 1; done; }
 check "refusals: 5 sessions from 127.0.0.2 refused permanently ($HOW)" five
 check "log: the refusals are in log/main/current as 192.0.2.7" \
   wait_for 60 sh -c "[ \$(grep -c 'ip=192\.0\.2\.7 .*code=5' '$S/log/main/current') -ge 5 ]"
@@ -146,15 +118,13 @@ check "demo: starts under supervise on its port" wait_for 200 dup
 check "demo: an early talker gets 554" client "$DPORT" "
 send EHLO early.test
 expect 554
-send QUIT
-expect 221"
+quit"
 check "demo: a patient client gets the banner after the pause" client "$DPORT" "
 expect-silence 1000
 expect 220
-send QUIT
-expect 221"
-check "demo: logs to run/smtp/log/main/current" \
-  wait_for 60 grep -q 'greetdelay: early ip=127\.0\.0\.1 .*code=554' "$T/demo/smtp/log/main/current"
+quit"
+check "demo: logs to run/smtp/log/main/current" logs "$T/demo/smtp/log/main/current" '
+expect-log greetdelay: early ip=127\.0\.0\.1 .*code=554'
 check "demo: svc -dx on the service ends it (the log follows)" svc -dx "$T/demo/smtp"
 dgone() { ! kill -0 "$DEMO" 2>/dev/null; }
 check "demo: the foreground command returns" wait_for 200 dgone

@@ -75,12 +75,24 @@ def fail(msg):
     sys.exit(1)
 
 
-def dictionary(port, mx, rset=False):
-    c = Conn(port)
+def session(port, name, server=None, timeout=15):
+    """Connects, expects 220, sends EHLO NAME; with SERVER (tcpserver's
+    pid), finds the proxy process first. Returns the connection, the
+    proxy's pid and the EHLO reply (code, lines)."""
+    c = Conn(port, timeout)
     if c.reply()[0] != 220:
         fail("no greeting")
-    c.send(b"EHLO dict.test\r\n")
-    c.reply()
+    pid = None
+    if server is not None:
+        pid = proxy_pid(server)
+        if pid is None:
+            fail("cannot find the proxy process")
+    c.send(b"EHLO %s\r\n" % name)
+    return c, pid, c.reply()
+
+
+def dictionary(port, mx, rset=False):
+    c, _, _ = session(port, b"dict.test")
     c.send(b"MAIL FROM:<d@elsewhere.test>\r\n")
     c.reply()
     n550 = 0
@@ -171,14 +183,7 @@ def bigmsg(port, server, path, rcpt):
     if lines[-1] == b"":
         lines.pop()
     stuffed = b"".join((b"." + l if l.startswith(b".") else l) + b"\r\n" for l in lines)
-    c = Conn(port, timeout=120)
-    if c.reply()[0] != 220:
-        fail("no greeting")
-    pid = proxy_pid(server)
-    if pid is None:
-        fail("cannot find the proxy process")
-    c.send(b"EHLO big.test\r\n")
-    c.reply()
+    c, pid, _ = session(port, b"big.test", server, timeout=120)
     c.send(b"MAIL FROM:<big@elsewhere.test>\r\n")
     if c.reply()[0] != 250:
         fail("MAIL")
@@ -261,14 +266,7 @@ def badcmd(port, server):
         b"NOOP " + b"z" * 20000000 + b"\r\n",                  # 20 MB
         b"RCPT TO:<big@elsewhere.test> " + b"y" * 20000000 + b"\nNOOP tail\r\n",
     ]
-    c = Conn(port)
-    if c.reply()[0] != 220:
-        fail("no greeting")
-    pid = proxy_pid(server)
-    if pid is None:
-        fail("cannot find the proxy process")
-    c.send(b"EHLO bad.test\r\n")
-    c.reply()
+    c, pid, _ = session(port, b"bad.test", server)
     before = hwm(pid)
     for bad in cases:
         c.send(bad)
@@ -304,11 +302,7 @@ def badcmd(port, server):
 def tls(port, path):
     with open(path, "rb") as f:
         blob = f.read()
-    c = Conn(port)
-    if c.reply()[0] != 220:
-        fail("no greeting")
-    c.send(b"EHLO tls.test\r\n")
-    code, lines = c.reply()
+    c, _, (code, lines) = session(port, b"tls.test")
     if code != 250 or not any(b"STARTTLS" in l.upper() for l in lines):
         fail("STARTTLS not advertised in passthrough mode")
     # Plaintext pipelined after STARTTLS must be dropped, never relayed.
