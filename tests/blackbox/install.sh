@@ -69,4 +69,8 @@ check "PREFIX: the pages in /opt/najimi/share/man" test -s "$F/opt/najimi/share/
 check "uninstall PREFIX=/opt/najimi" make -s INSTALLED_DIRS="$T/dirs" uninstall DESTDIR="$F" PREFIX=/opt/najimi
 check "uninstall PREFIX=/opt/najimi: nothing left" test ! -e "$F"
 
+# The Debian package (debian/, a native package) has the same version.
+check "debian/changelog's version is VERSION's" \
+  test "$(sed -n '1s/^najimi (\([^)]*\)).*/\1/p' debian/changelog)" = "$VERSION"
+
 finish
