@@ -77,6 +77,16 @@ needs_root() {
   exit 77
 }
 
+# make_var EXPR [VAR=value...]: the value of EXPR (e.g. '$(PROGS)') in the
+# top Makefile, on one line. Run from $TOP. The inner make forgets the
+# outer one's flags (under make check from a make, e.g. dh_auto_test, it
+# would print "Entering directory" lines into the value).
+make_var() {
+  local e=$1; shift
+  printf 'include Makefile\nprint-var: ; @echo %s\n' "$e" |
+    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -f - print-var "$@"
+}
+
 # finish: the last line of every test file.
 finish() {
   echo "# $(basename "$0"): $NPASS passed, $NFAIL failed"

@@ -6,18 +6,10 @@
 . "$(dirname "$0")/../lib.sh"
 cd "$TOP" || exit 111
 
-PROGS=$(make -s -f - print-progs <<'MK'
-include Makefile
-print-progs: ; @echo $(PROGS)
-MK
-)
+PROGS=$(make_var '$(PROGS)')
 check "the Makefile lists the programs" test -n "$PROGS"
 VERSION=$(cat VERSION)
-SCRIPTS=$(make -s -f - print-scripts <<'MK'
-include Makefile
-print-scripts: ; @echo $(notdir $(SCRIPTS))
-MK
-)
+SCRIPTS=$(make_var '$(notdir $(SCRIPTS))')
 for p in $PROGS najimi-mkservice; do
   check "man page for $p" test -s "doc/$p.8"
 done

@@ -8,19 +8,11 @@ cd "$TOP" || exit 111
 VERSION=$(cat VERSION)
 
 # The Makefile's list of what install puts (MODE:FILE:DIR) for PREFIX=/usr.
-LIST=$(make -s -f - print-list PREFIX=/usr <<'MK'
-include Makefile
-print-list: ; @for e in $(INSTALL_LIST); do echo "$$e"; done
-MK
-)
+LIST=$(make_var '$(INSTALL_LIST)' PREFIX=/usr | tr ' ' '\n')
 check "the Makefile lists what it installs" test -n "$LIST"
 # want: the installed paths, one a line, sorted.
 while IFS=: read -r mode file dir; do echo "$dir/${file##*/}"; done <<< "$LIST" | sort > "$T/want"
-PROGS=$(make -s -f - print-progs <<'MK'
-include Makefile
-print-progs: ; @echo $(PROGS) $(notdir $(SCRIPTS))
-MK
-)
+PROGS=$(make_var '$(PROGS) $(notdir $(SCRIPTS))')
 BINS=$(while IFS=: read -r mode file dir; do [ "$dir" = /usr/bin ] && echo "${file##*/}"; done <<< "$LIST")
 
 # files ROOT: every file under ROOT, as paths inside it, sorted.
