@@ -4,17 +4,26 @@
 #   make bench      the benchmarks under bench/, printing ratios
 #   make fuzz       libFuzzer over the parsers (FUZZTIME seconds)
 #   make install    PREFIX (/usr/local) and DESTDIR are honoured
+#   make uninstall  removes what make install put (same PREFIX, DESTDIR)
 #   make clean
 
 PREFIX  ?= /usr/local
 BINDIR   = $(PREFIX)/bin
 MANDIR   = $(PREFIX)/share/man
+DATADIR  = $(PREFIX)/share/najimi
+
+# One version in one place: the file VERSION. Every program's -V prints
+# it (src/version.c) and every man page's footer carries it.
+VERSION := $(shell cat VERSION 2>/dev/null)
+ifeq ($(shell echo '$(VERSION)' | grep -x '[0-9][0-9A-Za-z.+~]*'),)
+$(error the file VERSION must hold one version number, e.g. 0.2.0)
+endif
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 NJ_CFLAGS = -std=c99 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Wall -Wextra -Werror \
 	-Wstrict-prototypes -Wmissing-prototypes -Wshadow -Wformat=2 \
-	-fstack-protector-strong -D_FORTIFY_SOURCE=2
+	-fstack-protector-strong -D_FORTIFY_SOURCE=2 -DNJ_VERSION='"$(VERSION)"'
 # tinycdb before skalibs (skalibs has cdb_* symbols of its own); both
 # linked statically so that each exec in the chain costs as little as it can.
 LIBS     = -lcdb -lskarnet
@@ -30,10 +39,19 @@ PROGSRC := $(shell grep -l '^int main' src/*.c)
 LIBOBJ  := $(patsubst %.c,%.o,$(filter-out $(PROGSRC),$(wildcard src/*.c)))
 PROGS   := $(notdir $(basename $(PROGSRC)))
 BINS    = $(PROGS:%=src/%)
-MAN8    = $(wildcard doc/*.8)
 UNIT    = $(basename $(wildcard tests/unit/test_*.c))
+# Man pages: doc/NAME.N, built into man/manN/NAME.N with the version in
+# the footer (.TH's fourth field). A shell script scripts/NAME with a page
+# doc/NAME.N is a program too: built into src/NAME with its NJ_VERSION=
+# line set to the version.
+MANSRC  = $(wildcard doc/*.[1-9])
+MANOUT  = $(foreach m,$(MANSRC),man/man$(subst .,,$(suffix $m))/$(notdir $m))
+SCRIPTS = $(filter $(addprefix scripts/,$(basename $(notdir $(MANSRC)))),$(wildcard scripts/*))
+SCRIPTBINS = $(SCRIPTS:scripts/%=src/%)
+# The control/ templates: the sources, not what make there writes.
+CONTROL = $(filter-out %.cdb %.tmp %.stamp %.all %/deny.smtp %/paths.mk %/config.mk,$(wildcard control/*))
 
-all: $(BINS)
+all: $(BINS) $(SCRIPTBINS) $(MANOUT)
 
 # -MMD: each object's true header dependencies, in src/*.d.
 src/%.o: src/%.c
@@ -58,6 +76,16 @@ src/libnajimi.a: $(LIBOBJ)
 src/%: src/%.o src/libnajimi.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< src/libnajimi.a \
 	  $(if $(filter $*,$(STATIC_PROGS)),$(STATIC) $(LIBS),$(LIBSTATIC))
+
+src/version.o: VERSION
+
+$(SCRIPTBINS): src/%: scripts/% VERSION
+	sed 's/^NJ_VERSION=.*/NJ_VERSION=$(VERSION)/' $< > $@.tmp && chmod 755 $@.tmp && mv $@.tmp $@
+
+.SECONDEXPANSION:
+$(MANOUT): man/%: doc/$$(notdir $$*) VERSION
+	@mkdir -p $(@D)
+	sed '/^\.TH /s/^\(\.TH  *[^ ]*  *[^ ]*  *"[^"]*"\)  *"[^"]*"/\1 "najimi $(VERSION)"/' $< > $@.tmp && mv $@.tmp $@
 
 tests/unit/%: tests/unit/%.c src/libnajimi.a
 	$(CC) $(NJ_CFLAGS) -Isrc $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP -o $@ $< src/libnajimi.a $(LIBSTATIC)
@@ -87,18 +115,24 @@ fuzz:
 	tests/tmp/fuzz/fuzz_data -max_total_time=$(FUZZEACH) -max_len=4096 \
 	  -print_final_stats=1 tests/tmp/fuzz/corpus-data
 
+# What "make install" puts where, as MODE:FILE:DIR; "make uninstall"
+# removes the same files, so the two cannot drift apart. The directories
+# install creates are recorded in INSTALLED_DIRS (here, in the source
+# tree); uninstall removes those that are empty again, and no other.
+INSTALL_LIST = $(foreach f,$(BINS) $(SCRIPTBINS),755:$f:$(BINDIR)) \
+  $(foreach f,$(MANOUT),644:$f:$(MANDIR)/$(notdir $(patsubst %/,%,$(dir $f)))) \
+  $(foreach f,$(CONTROL),644:$f:$(DATADIR)/control)
+INSTALLED_DIRS = .installed-dirs
+
 install: all
-	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man7
-	for p in $(PROGS); do install -m 755 src/$$p $(DESTDIR)$(BINDIR)/$$p; done
-	for m in $(MAN8); do install -m 644 $$m $(DESTDIR)$(MANDIR)/man8/; done
-	for m in doc/*.7; do [ -f "$$m" ] && install -m 644 $$m $(DESTDIR)$(MANDIR)/man7/ || :; done
-	install -m 755 scripts/najimi-mkservice $(DESTDIR)$(BINDIR)/najimi-mkservice
-	mkdir -p $(DESTDIR)$(PREFIX)/share/najimi/control
-	for f in control/*; do case $$f in *.cdb|*.tmp|*.stamp|*/deny.smtp|*/paths.mk) ;; *) install -m 644 $$f $(DESTDIR)$(PREFIX)/share/najimi/control/ ;; esac; done
+	@scripts/install-files install $(INSTALLED_DIRS) '$(DESTDIR)' $(INSTALL_LIST)
+
+uninstall:
+	@scripts/install-files uninstall $(INSTALLED_DIRS) '$(DESTDIR)' $(INSTALL_LIST)
 
 clean:
-	rm -f src/*.o src/*.d tests/unit/*.d src/libnajimi.a src/patterns.h $(BINS) $(UNIT)
-	rm -rf tests/tmp
+	rm -f src/*.o src/*.d tests/unit/*.d src/libnajimi.a src/patterns.h $(BINS) $(SCRIPTBINS) $(UNIT)
+	rm -rf tests/tmp man
 
-.PHONY: all check bench fuzz install clean
+.PHONY: all check bench fuzz install uninstall clean
 .SECONDARY:

@@ -25,6 +25,7 @@ int main(int argc, char const *const *argv)
   ssize_t got;
   int r;
 
+  nj_version_opt(argc, argv);
   for (;;) {
     int opt = subgetopt_r(argc, argv, "p:t:", &l);
     if (opt == -1) break;

@@ -313,6 +313,7 @@ int main(int argc, char const *const *argv)
   subgetopt l = SUBGETOPT_ZERO;
   int dfd, optj = 0;
 
+  nj_version_opt(argc, argv);
   for (;;) {
     int opt = subgetopt_r(argc, argv, "nvj:", &l);
     if (opt == -1) break;

@@ -94,6 +94,7 @@ int main(int argc, char const *const *argv)
   size_t n;
   int r;
 
+  nj_version_opt(argc, argv);
   if (argc != 3) strerr_dieusage(100, USAGE);
   nj_tmp_open(&tmp, argv[1], argv[2]);
   if (cdb_make_start(&cm, tmp.fd) < 0) nj_tmp_die(&tmp, "write ");

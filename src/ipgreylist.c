@@ -363,6 +363,7 @@ int main(int argc, char const *const *argv)
   nj_gldecision d;
   nj_log log;
 
+  nj_version_opt(argc, argv);
   options(argc, argv);
   have_ip = nj_ip_client(&ip, &g.raw);
   if (have_ip) {

@@ -7,6 +7,7 @@
  *            line; files replaced whole (temporary file, fsync, rename)
  * smtp.c     the fake SMTP session that refuses a client
  * calendar.c @tai64n labels, UTC times, YYYY-MM-DD dates, days
+ * version.c  najimi's version and every program's -V
  *
  * Subsystems with headers of their own: greylist.h (ipgreylist's keys,
  * state and whitelist), qmailrcpt.h (recipients by qmail's rules),
@@ -378,5 +379,14 @@ extern int nj_date_scan(const char *s, size_t n, int64_t *day);
 /* Writes the day (clamped to 1970..9999) as "YYYY-MM-DD" and a NUL into
  * buf (NJ_DATEFMT bytes); returns NJ_DATEFMT - 1. */
 extern size_t nj_date_fmt(char *buf, int64_t day);
+
+/* ----------------------------------------------------------- version.c */
+
+/* najimi's version, from the file VERSION (e.g. "0.2.0"). */
+extern const char nj_version[];
+
+/* The first call in every main: when the first argument is -V, prints
+ * "PROG najimi VERSION" on stdout and exits 0; otherwise returns. */
+extern void nj_version_opt(int argc, char const *const *argv);
 
 #endif

@@ -133,6 +133,7 @@ int main(int argc, char const *const *argv)
   stralloc in = STRALLOC_ZERO;
   struct cdb_make cm;
 
+  nj_version_opt(argc, argv);
   for (;;) {
     int opt = subgetopt_r(argc, argv, "u", &l);
     if (opt == -1) break;

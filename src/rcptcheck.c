@@ -987,6 +987,7 @@ int main(int argc, char const *const *argv)
   struct session s;
   char ipbuf[NJ_IPFMT];
   const char *alias = 0;
+  nj_version_opt(argc, argv);
   argv = configure(argc, argv, &s.cf, ipbuf, &alias);
   tain_now_set_stopwatch_g();
   session_init(&s, alias);

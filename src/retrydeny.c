@@ -499,6 +499,7 @@ int main(int argc, char const *const *argv)
   int have_now = 0, wrote;
   const char *denyfile;
 
+  nj_version_opt(argc, argv);
   for (;;) {
     int opt = subgetopt_r(argc, argv, "n:w:e:k:r:t:6q", &l);
     if (opt == -1) break;

@@ -63,6 +63,30 @@ wait_for() {
   return 1
 }
 
+# needs_root WHY: the rest of this file needs root (WHY, e.g. "exim -C").
+# As another user the file ends here with status 77 and one line
+# "# skip: needs root (WHY)", which tests/run gathers into its list of
+# skipped files; called after a case already ran, that is a failure.
+needs_root() {
+  [ "$(id -u)" -eq 0 ] && return 0
+  if [ $((NPASS + NFAIL)) -gt 0 ]; then
+    not_ok "needs root ($1) after its first cases: call needs_root before them"
+    exit 1
+  fi
+  echo "# skip: needs root ($1)"
+  exit 77
+}
+
+# make_var EXPR [VAR=value...]: the value of EXPR (e.g. '$(PROGS)') in the
+# top Makefile, on one line. Run from $TOP. The inner make forgets the
+# outer one's flags (under make check from a make, e.g. dh_auto_test, it
+# would print "Entering directory" lines into the value).
+make_var() {
+  local e=$1; shift
+  printf 'include Makefile\nprint-var: ; @echo %s\n' "$e" |
+    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -f - print-var "$@"
+}
+
 # finish: the last line of every test file.
 finish() {
   echo "# $(basename "$0"): $NPASS passed, $NFAIL failed"
@@ -137,6 +161,7 @@ logs() {
 # everything into $MAILDIR; EXIM is the command to put at the end of a
 # chain. exim must start as root and own its spool, log and Maildir.
 exim_tail() {
+  needs_root "exim -C"
   local d="$T/exim"
   mkdir -p "$d/spool" "$d/log" "$d/Maildir/new" "$d/Maildir/cur" "$d/Maildir/tmp"
   chown -R Debian-exim: "$d/spool" "$d/log" "$d/Maildir"

@@ -1,16 +1,15 @@
 #!/bin/bash
-# Every program has its man page, every page renders cleanly, every
+# Every program has its man page, every page renders cleanly and carries
+# the version in its footer, every program documents -V, every
 # environment variable a program reads is documented, and "make install"
 # puts programs and pages where PREFIX and DESTDIR say.
 . "$(dirname "$0")/../lib.sh"
 cd "$TOP" || exit 111
 
-PROGS=$(make -s -f - print-progs <<'MK'
-include Makefile
-print-progs: ; @echo $(PROGS)
-MK
-)
+PROGS=$(make_var '$(PROGS)')
 check "the Makefile lists the programs" test -n "$PROGS"
+VERSION=$(cat VERSION)
+SCRIPTS=$(make_var '$(notdir $(SCRIPTS))')
 for p in $PROGS najimi-mkservice; do
   check "man page for $p" test -s "doc/$p.8"
 done
@@ -25,6 +24,25 @@ for m in doc/*.8 doc/*.7; do
   fi
 done
 
+# The pages as built (man/manN/): the version in every footer.
+for m in man/man*/*; do
+  head -n1 "$m" | grep -q '^\.so ' && continue
+  check "$m: .TH says najimi $VERSION" grep -q "^\.TH [^ ]* [^ ]* \"[^\"]*\" \"najimi $VERSION\"" "$m"
+  check "$m: the footer says najimi $VERSION" \
+    sh -c "cd man && groff -man -Tutf8 -P-c '${m#man/}' 2>/dev/null | tail -n1 | grep -q 'najimi $VERSION'"
+done
+check "every page is built" test "$(ls doc/*.[1-9] | wc -l)" -eq "$(ls man/man*/* | wc -l)"
+
+# -V: documented on the program's page, or as "PROG -V" on the page its
+# .so names.
+for p in $PROGS $SCRIPTS; do
+  m=doc/$p.8 want='^\.B \\-V$'
+  if head -n1 "$m" | grep -q '^\.so '; then
+    m=doc/$(basename "$(sed -n 's/^\.so //p' "$m")") want="^\\.B $p \\\\-V"
+  fi
+  check "$p: -V documented in $m" grep -q "$want" "$m"
+done
+
 # Variables read in the source: getenv("X") and nj_env_ulong("X", ...).
 for p in $PROGS; do
   for v in $(grep -o 'getenv("[A-Z0-9_]*")\|nj_env_ulong("[A-Z0-9_]*"' "src/$p.c" | sed 's/.*("//; s/")*//' | sort -u); do
@@ -35,14 +53,13 @@ done
 
 # make install into a scratch root.
 D=$T/root
-check "make install DESTDIR=... PREFIX=/usr" make -s install DESTDIR="$D" PREFIX=/usr
-for p in $PROGS najimi-mkservice; do
+check "make install DESTDIR=... PREFIX=/usr" make -s INSTALLED_DIRS="$T/dirs" install DESTDIR="$D" PREFIX=/usr
+for p in $PROGS $SCRIPTS; do
   check "installed: /usr/bin/$p" test -x "$D/usr/bin/$p"
 done
-for m in doc/*.8; do
-  check "installed: man8/$(basename "$m")" cmp "$m" "$D/usr/share/man/man8/$(basename "$m")"
+for m in man/man*/*; do
+  check "installed: ${m#man/}" cmp "$m" "$D/usr/share/man/${m#man/}"
 done
-check "installed: man7/najimi.7" cmp doc/najimi.7 "$D/usr/share/man/man7/najimi.7"
 check "installed: control templates" test -s "$D/usr/share/najimi/control/tcp.smtp"
 check "nothing installed outside PREFIX" \
   sh -c "[ -z \"\$(find '$D' -mindepth 1 -maxdepth 1 ! -name usr)\" ] && [ -z \"\$(find '$D/usr' -mindepth 1 -maxdepth 1 ! -name bin ! -name share)\" ]"

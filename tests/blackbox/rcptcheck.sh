@@ -4,6 +4,7 @@
 # not forwarded), the scripted client and swaks.
 . "$(dirname "$0")/../lib.sh"
 RC=$SRC/rcptcheck
+needs_root "exim -C, system users njrc*"
 exim_tail
 
 # ------------------------------------------------------------ fixtures
