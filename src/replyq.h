@@ -42,6 +42,8 @@ extern void nj_rq_pop(nj_rq *q);
 extern void nj_rq_clear(nj_rq *q);
 /* 1 when a slot of that kind is queued. */
 extern int nj_rq_has(const nj_rq *q, int kind);
+/* How many slots of that kind are queued. */
+extern unsigned int nj_rq_count(const nj_rq *q, int kind);
 
 /* The length of the first complete reply in the n bytes at p (its lines
  * end in LF or CRLF; a multi-line reply is "CODE-" lines then "CODE "),
