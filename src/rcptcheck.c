@@ -50,6 +50,7 @@
 #include <skalibs/iopause.h>
 #include <skalibs/djbunix.h>
 #include <skalibs/sig.h>
+#include <skalibs/bytestr.h>
 #include "najimi.h"
 #include "qmailrcpt.h"
 #include "smtpcmd.h"
@@ -422,13 +423,17 @@ static int command(struct session *s)
       say(s, R_BDAT, 1, 0);
       break;
     case NJ_VERB_STARTTLS: starttls(s, &cmd); break;
-    default: forward(s, &cmd, NJ_RQ_OTHER);
+    default:
+      /* a careless downstream could take DATAx or DATA: for DATA: what
+         follows waits for its reply (a 354 there is a protocol error) */
+      forward(s, &cmd, cmd.len >= 4 && !case_diffb(cmd.line, 4, "DATA") ? NJ_RQ_HOLD : NJ_RQ_OTHER);
   }
   return 1;
 }
 
 /* 1 while the next command may be parsed: not before the replies it might
- * depend on (DATA's 354, STARTTLS's 220), not during a tarpit pause, and
+ * depend on (DATA's 354, STARTTLS's 220, the reply to a verb that looks
+ * like DATA), not during a tarpit pause, and
  * only while there is room for it. */
 static int may_parse(struct session *s)
 {
@@ -439,7 +444,8 @@ static int may_parse(struct session *s)
     s->paused = 0;
   }
   if (s->q.count >= NJ_RQ_MAX - 2 || DOUTMAX - s->down.outlen < NJ_CMD_LINEMAX) return 0;
-  return !nj_rq_has(&s->q, NJ_RQ_DATA) && !nj_rq_has(&s->q, NJ_RQ_STARTTLS);
+  return !nj_rq_has(&s->q, NJ_RQ_DATA) && !nj_rq_has(&s->q, NJ_RQ_STARTTLS) &&
+         !nj_rq_has(&s->q, NJ_RQ_HOLD);
 }
 
 /* Whether the client's input ends inside a command line (its start, for
@@ -449,7 +455,7 @@ static void track_line(struct session *s)
   const struct side *c = &s->client;
   int in = s->mode == M_CMD && !s->ending &&
            !nj_rq_has(&s->q, NJ_RQ_DATA) && !nj_rq_has(&s->q, NJ_RQ_STARTTLS) &&
-           (s->cmd.skipping || (held(c) && !memchr(c->in + c->inpos, '\n', held(c))));
+           !nj_rq_has(&s->q, NJ_RQ_HOLD) && (s->cmd.skipping || (held(c) && !memchr(c->in + c->inpos, '\n', held(c))));
   if (in && !s->in_line) s->t_line = c->t_in;
   s->in_line = in;
 }
@@ -1048,8 +1054,8 @@ static void linger(const struct session *s)
 }
 
 /* After a final reply that did not come in time (final_timeout()), the
- * client is gone: the downstream's answer is waited for a reply timeout
- * more, and logged as "late", with the code the client never saw. */
+ * client is gone: the downstream's answer is waited for as long again,
+ * and logged as "late", with the code the client never saw. */
 static void hear_out(struct session *s)
 {
   struct side *d = &s->down;
@@ -1058,7 +1064,7 @@ static void hear_out(struct session *s)
   long l = 0;
   if (!s->late || d->rfd < 0) return;
   tain_now_g();
-  tain_addsec_g(&deadline, (int)s->cf.to_reply);
+  tain_addsec_g(&deadline, (int)(s->cf.to_data > s->cf.to_reply ? s->cf.to_data : s->cf.to_reply));
   for (;;) {
     ssize_t r;
     l = nj_reply_len(d->in + d->inpos, held(d));

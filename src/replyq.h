@@ -14,6 +14,8 @@
 enum nj_rq_kind {
   NJ_RQ_GREETING, NJ_RQ_EHLO, NJ_RQ_RCPT, NJ_RQ_DATA, NJ_RQ_DATAEND,
   NJ_RQ_STARTTLS, NJ_RQ_QUIT, NJ_RQ_OTHER,
+  NJ_RQ_HOLD,                     /* a verb that looks like DATA (DATAx, DATA:):
+                                     nothing after it is parsed before its reply */
   NJ_RQ_LOCAL                     /* answered by the proxy itself */
 };
 
