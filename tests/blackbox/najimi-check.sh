@@ -93,8 +93,14 @@ mv "$S/control/tcp.smtp.cdb" "$T/rules.keep"
 check "najimi-check: no tcp.smtp.cdb: tcpserver drops every connection" \
   check_finds "error: $S/control/tcp.smtp.cdb: No such file or directory: tcpserver drops every connection"
 mv "$T/rules.keep" "$S/control/tcp.smtp.cdb"
-check "najimi-check: no alias user: 451 for names that are no user" sh -c "
+# (users/assign's "+:" entry takes every name: without it, qmail needs
+# the alias user)
+mv "$Q/users/cdb" "$T/users.keep"
+check "najimi-check: no alias user (and no users/cdb catch-all): 451 for names that are no user" sh -c "
   '$CHK' -s '$S' -a njrfnoalias | grep -q 'error: no alias user njrfnoalias: mail to names that are no user gets 451'"
+check "najimi-check: the alias user there: no error" sh -c "'$CHK' -s '$S' -a nobody | grep -q '^najimi-check: no errors'"
+mv "$T/users.keep" "$Q/users/cdb"
+check "najimi-check: users/cdb's catch-all needs no alias user" sh -c "'$CHK' -s '$S' -a njrfnoalias | grep -q '^najimi-check: no errors'"
 check "najimi-check: sound again" check_ok
 
 # Without -s: the environment it is given, as the chain would see it.
