@@ -49,6 +49,12 @@ check "mkservice: port 0 is refused" refuses "port number from 1 to 65535" -q "$
 check "mkservice: a user that does not exist is refused, naming the fix" \
   refuses "no such user: njrfnosuch (create it" -q "$Q" -u njrfnosuch
 
+check "mkservice: an alias user that does not exist is refused" \
+  refuses "no such user: njrfnosuch (qmail's alias user" -q "$Q" -u nobody -a njrfnosuch
+check "mkservice -a: rcptcheck gets the alias user" sh -c "
+  '$MK' -H -q '$Q' -u nobody -a nobody -l '' -i 127.0.0.1 -p 2598 -b '$SRC' -t '$TOP/control' '$T/svca' > /dev/null 2>&1 &&
+  grep -q '$SRC/rcptcheck -a nobody ' '$T/svca/run'"
+
 # ------------------------------------------------------------ the service
 check "mkservice: makes the service, and runs najimi-check on it" sh -c "
   '$MK' -H -q '$Q' -u nobody -l '' -i 127.0.0.1 -p 2599 -b '$SRC' -t '$TOP/control' '$S' > '$T/mk.out' 2>&1
