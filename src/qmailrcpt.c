@@ -259,7 +259,9 @@ long nj_addrparse(const char *arg, size_t n, char *out, size_t outmax)
   size_t i = 0, w = 0;
   char term = '>';
   int esc = 0, quoted = 0;
-  const char *lt = memchr(arg, '<', n);
+  const char *lt;
+  n = strnlen(arg, n);                  /* qmail-smtpd reads up to a NUL */
+  lt = memchr(arg, '<', n);
   if (lt) i = (size_t)(lt - arg) + 1;
   else {
     const char *colon = memchr(arg, ':', n);
