@@ -210,5 +210,9 @@ int main(int argc, char const *const *argv)
   if (cdb_make_finish(&cm) < 0) nj_tmp_die(&tmp, "write ");
   nj_tmp_commit(&tmp);
   if (verbose) summary();
+  free(list);
+  stralloc_free(&homes);
+  stralloc_free(&names);
+  stralloc_free(&key);
   return 0;
 }
