@@ -50,6 +50,7 @@
 #include <skalibs/iopause.h>
 #include <skalibs/djbunix.h>
 #include <skalibs/sig.h>
+#include <skalibs/bytestr.h>
 #include "najimi.h"
 #include "qmailrcpt.h"
 #include "smtpcmd.h"
@@ -79,6 +80,7 @@ static const char R_SMUGGLE[] = "451 4.5.0 bare CR or LF in message data, messag
 static const char R_DOWN[] = "421 4.3.0 mail server unavailable, closing connection";
 static const char R_DOWNDATA[] = "451 4.3.0 mail server failed, message not accepted";
 static const char R_TIMEOUT[] = "421 4.4.2 timeout, closing connection";
+static const char R_MAXTIME[] = "421 4.4.2 session time limit reached, closing connection";
 static const char R_SYNC[] = "421 4.5.0 data sent before the 354 reply, closing connection";
 
 /* The end= of a client that left in the middle of a message (over()). */
@@ -106,6 +108,7 @@ struct config {
   const char *relayclient;    /* $RELAYCLIENT, appended to recipients */
   int tls_pass;               /* RCPTCHECK_TLS=passthrough */
   unsigned long maxbad, tarpit;
+  unsigned long maxtime;      /* RCPTCHECK_MAXTIME: the whole session, seconds (0: none) */
   unsigned long to_client, to_reply, to_data;   /* seconds */
 };
 
@@ -123,6 +126,11 @@ struct session {
   tain pause_until;
   pid_t child;
   const char *endwhy;         /* the done line's end= */
+  const char *down_why;       /* a downstream failure not logged yet (down_said) */
+  int late;                   /* the final reply timed out: heard out at the end */
+  int in_line;                /* the client's input ends inside a command line, */
+  tain t_line;                /*   which started then (line_deadline()) */
+  tain t_start;               /* the session's start (RCPTCHECK_MAXTIME) */
   unsigned long n_msgs, n_ok, n_bad, n_defer, n_badcmd, n_bytes;
   char cin[CINMAX], cout[COUTMAX], din[DINMAX], dout[DOUTMAX];
 };
@@ -235,13 +243,25 @@ static void down_close(struct session *s, int drop)
   if (!d->outlen && d->wfd >= 0) { close(d->wfd); d->wfd = -1; }
 }
 
+/* The downstream's "downstream" log line, once the client is told of
+ * its failure: code= is the reply actually sent (0: none, the client is
+ * gone). */
+static void down_said(struct session *s, const char *reply)
+{
+  if (!s->down_why) return;
+  log1(s, "downstream", reply, "reason", s->down_why);
+  s->down_why = 0;
+}
+
 /* The downstream failed (why: the log's reason; reply: what the client
- * will be told of it). It is closed both ways and told to go. */
+ * is told of it now, or 0 when that is decided later: down_said()). It
+ * is closed both ways and told to go. */
 static void down_kill(struct session *s, const char *why, const char *reply)
 {
   struct side *d = &s->down;
-  if (d->dead) return;
-  log1(s, "downstream", reply, "reason", why);
+  if (d->dead) { down_said(s, reply); return; }
+  s->down_why = why;
+  if (reply) down_said(s, reply);
   d->dead = 1;
   down_close(s, 1);
   if (d->rfd >= 0) { close(d->rfd); d->rfd = -1; }
@@ -254,7 +274,7 @@ static void down_kill(struct session *s, const char *why, const char *reply)
  * here already (data()), else 421 at once (react()). */
 static void down_fail_data(struct session *s, const char *why)
 {
-  down_kill(s, why, R_DOWNDATA);
+  down_kill(s, why, 0);
   s->mode = M_DISCARD;
 }
 
@@ -294,8 +314,26 @@ static void badcmd(struct session *s, int status)
   say(s, reply, 0, 0);
 }
 
+/* The dictionary limit: unknown recipients have reached RCPTCHECK_MAXBAD
+ * and outnumber the accepted ones (those the downstream took, and those
+ * it has not answered yet: they may be taken). A list message whose
+ * recipients alternate between valid and stale is never cut; a run of
+ * guesses is. Returns 1 when it ended the session. */
+static int dictionary(struct session *s)
+{
+  unsigned long accepted = s->n_ok + nj_rq_count(&s->q, NJ_RQ_RCPT);
+  nj_log l;
+  if (!s->cf.maxbad || s->ending || s->n_bad < s->cf.maxbad || s->n_bad <= accepted) return 0;
+  log_start(&l, s, "limit", R_LIMIT);
+  nj_log_ulong(&l, "bad", s->n_bad);
+  nj_log_end(&l);
+  s->endwhy = "limit";
+  say(s, R_LIMIT, 1, s->paused ? &s->pause_until : 0);
+  return 1;
+}
+
 /* An unknown recipient: 550 (after the tarpit's pause, which grows with
- * each one), and the dictionary limit. */
+ * each one), then the dictionary limit. */
 static void unknown(struct session *s, const char *addr)
 {
   s->n_bad++;
@@ -308,40 +346,39 @@ static void unknown(struct session *s, const char *addr)
     s->paused = 1;
     say(s, R_550, 0, &s->pause_until);
   } else say(s, R_550, 0, 0);
-  if (s->cf.maxbad && s->n_bad >= s->cf.maxbad) {
-    nj_log l;
-    log_start(&l, s, "limit", R_LIMIT);
-    nj_log_ulong(&l, "bad", s->n_bad);
-    nj_log_end(&l);
-    s->endwhy = "limit";
-    say(s, R_LIMIT, 1, s->paused ? &s->pause_until : 0);
-  }
+  dictionary(s);
 }
 
-/* The recipient check. Returns 1 when the command is to be forwarded. */
+/* A recipient answered here or passed on with a word in the log (defer:
+ * 451; unverified: forwarded, qmail decides). */
+static void rcpt_log(struct session *s, const char *action, const char *reply,
+                     const char *addr)
+{
+  nj_log l;
+  log_start(&l, s, action, reply);
+  nj_log_str(&l, "rcpt", addr);
+  nj_log_str(&l, "reason", s->qm.why ? s->qm.why : "lookup");
+  nj_log_end(&l);
+}
+
+/* The recipient check (qmailrcpt.c). Returns 1 when the command is to be
+ * forwarded. */
 static int rcpt(struct session *s, const nj_cmd *c)
 {
   char addr[NJ_ADDRMAX + 1];
-  long alen = nj_addrparse(c->arg, c->arglen, addr, sizeof addr - 200);
+  long alen = nj_rcpt_addr(&s->qm, c->arg, c->arglen, s->cf.relayclient, addr, sizeof addr);
   int r;
-  if (alen < 0) return 1;
-  if (s->cf.relayclient) {
-    size_t rl = strlen(s->cf.relayclient);
-    if ((size_t)alen + rl >= sizeof addr) return 1;
-    memcpy(addr + alen, s->cf.relayclient, rl + 1);
-  }
+  if (alen < 0) return 1;                 /* qmail-smtpd's 555 */
   /* <> (and <@host>, which qmail-smtpd reads as <>) is no recipient */
   r = alen ? nj_rcpt_check(&s->qm, addr) : NJ_RCPT_UNKNOWN;
-  if (r == NJ_RCPT_OK || r == NJ_RCPT_NOTOURS) return 1;
-  if (r == NJ_RCPT_TEMP) {
-    nj_log l;
-    s->n_defer++;
-    log_start(&l, s, "defer", R_451);
-    nj_log_str(&l, "rcpt", addr);
-    nj_log_str(&l, "reason", s->qm.why ? s->qm.why : "lookup");
-    nj_log_end(&l);
-    say(s, R_451, 0, 0);
-    return 0;
+  switch (r) {
+    case NJ_RCPT_OK: case NJ_RCPT_NOTOURS: return 1;
+    case NJ_RCPT_UNVERIFIED: rcpt_log(s, "unverified", 0, addr); return 1;
+    case NJ_RCPT_TEMP:
+      s->n_defer++;
+      rcpt_log(s, "defer", R_451, addr);
+      say(s, R_451, 0, 0);
+      return 0;
   }
   unknown(s, addr);
   return 0;
@@ -386,13 +423,17 @@ static int command(struct session *s)
       say(s, R_BDAT, 1, 0);
       break;
     case NJ_VERB_STARTTLS: starttls(s, &cmd); break;
-    default: forward(s, &cmd, NJ_RQ_OTHER);
+    default:
+      /* a careless downstream could take DATAx or DATA: for DATA: what
+         follows waits for its reply (a 354 there is a protocol error) */
+      forward(s, &cmd, cmd.len >= 4 && !case_diffb(cmd.line, 4, "DATA") ? NJ_RQ_HOLD : NJ_RQ_OTHER);
   }
   return 1;
 }
 
 /* 1 while the next command may be parsed: not before the replies it might
- * depend on (DATA's 354, STARTTLS's 220), not during a tarpit pause, and
+ * depend on (DATA's 354, STARTTLS's 220, the reply to a verb that looks
+ * like DATA), not during a tarpit pause, and
  * only while there is room for it. */
 static int may_parse(struct session *s)
 {
@@ -403,7 +444,20 @@ static int may_parse(struct session *s)
     s->paused = 0;
   }
   if (s->q.count >= NJ_RQ_MAX - 2 || DOUTMAX - s->down.outlen < NJ_CMD_LINEMAX) return 0;
-  return !nj_rq_has(&s->q, NJ_RQ_DATA) && !nj_rq_has(&s->q, NJ_RQ_STARTTLS);
+  return !nj_rq_has(&s->q, NJ_RQ_DATA) && !nj_rq_has(&s->q, NJ_RQ_STARTTLS) &&
+         !nj_rq_has(&s->q, NJ_RQ_HOLD);
+}
+
+/* Whether the client's input ends inside a command line (its start, for
+ * line_deadline(), is when that line's first byte came). */
+static void track_line(struct session *s)
+{
+  const struct side *c = &s->client;
+  int in = s->mode == M_CMD && !s->ending &&
+           !nj_rq_has(&s->q, NJ_RQ_DATA) && !nj_rq_has(&s->q, NJ_RQ_STARTTLS) &&
+           !nj_rq_has(&s->q, NJ_RQ_HOLD) && (s->cmd.skipping || (held(c) && !memchr(c->in + c->inpos, '\n', held(c))));
+  if (in && !s->in_line) s->t_line = c->t_in;
+  s->in_line = in;
 }
 
 /* 1 while buffered client input may still be parsed, or become message
@@ -442,7 +496,7 @@ static void smuggled(struct session *s, const char *why)
     reply = R_SMUGGLE;
     log1(s, "smuggle", reply, "reason", why);
     s->endwhy = "smuggle";
-  }
+  } else down_said(s, reply);
   s->client.inpos = s->client.inlen;
   s->mode = M_CMD;
   say(s, reply, 1, 0);
@@ -472,6 +526,7 @@ static int data(struct session *s)
   if (s->mode == M_DATA) nj_rq_push(&s->q, NJ_RQ_DATAEND, 0, 0, 0);
   else {
     s->endwhy = "downstream";
+    down_said(s, R_DOWNDATA);
     say(s, R_DOWNDATA, 1, 0);
   }
   s->mode = M_CMD;
@@ -505,6 +560,7 @@ static void start_blind(struct session *s, const char *reply)
 static int answered(struct session *s, int kind, int code, const char *reply)
 {
   if (kind == NJ_RQ_RCPT && code / 100 == 2) s->n_ok++;
+  if (kind == NJ_RQ_RCPT && code / 100 != 2) dictionary(s);
   if (kind == NJ_RQ_DATAEND && code / 100 == 2) s->n_msgs++;
   if (kind == NJ_RQ_DATA) {
     if (code == 354) {
@@ -547,6 +603,13 @@ static int reply_down(struct session *s, const nj_rqslot *slot)
   }
   if (c->outsize - c->outlen < 2 * (size_t)l + 2) return 0;
   code = (r[0] - '0') * 100 + (r[1] - '0') * 10 + (r[2] - '0');
+  if (code == 354 && kind != NJ_RQ_DATA) {
+    /* it would take what follows as a message (DATAx, DATA:): never let
+       the two sides disagree on where a message is */
+    down_kill(s, "bad-354", R_DOWN);
+    end_now(s, R_DOWN, "downstream");
+    return 1;
+  }
   if (!c->dead)
     c->outlen += nj_reply_copy(c->out + c->outlen, r, (size_t)l,
                                (kind == NJ_RQ_EHLO && code == 250 ? NJ_REPLY_EHLO : 0) |
@@ -581,7 +644,7 @@ static int unasked(struct session *s)
 {
   struct side *d = &s->down;
   long l;
-  if (s->mode == M_BLIND || !held(d) || d->dead) return 0;
+  if (s->mode == M_BLIND || !held(d) || d->dead || s->late) return 0;
   if (d->closing) { d->inpos = d->inlen = 0; return 0; }
   l = nj_reply_len(d->in + d->inpos, held(d));
   if (!l && !d->eof) return 0;
@@ -691,12 +754,15 @@ static int client_reads(const struct session *s)
 
 /* The downstream's deadline while we wait on it: the reply timeout (at
  * least the data timeout while a message's final reply is due; the
- * client's in the blind relay), from its last progress. 0: no deadline. */
+ * client's in the blind relay), from its last progress. 0: no deadline.
+ * The final reply waits 10 minutes by default (RFC 5321 4.5.3.2.6): the
+ * downstream may be queueing the message, and a client told 421 before
+ * it is done sends the message again. */
 static int down_deadline(const struct session *s, tain *t)
 {
   const struct side *d = &s->down;
   unsigned long secs = s->mode == M_BLIND ? s->cf.to_client : s->cf.to_reply;
-  if (d->rfd < 0 || !(s->q.down || d->outlen || d->closing || s->mode == M_BLIND)) return 0;
+  if (d->rfd < 0 || s->late || !(s->q.down || d->outlen || d->closing || s->mode == M_BLIND)) return 0;
   if (nj_rq_has(&s->q, NJ_RQ_DATAEND) && secs < s->cf.to_data) secs = s->cf.to_data;
   tain_addsec(t, tain_less(&d->t_in, &d->t_out) ? &d->t_out : &d->t_in, (int)secs);
   return 1;
@@ -710,6 +776,24 @@ static int client_read_deadline(const struct session *s, tain *t)
   return 1;
 }
 
+/* A command line has a deadline of its own: from its first byte, the
+ * client timeout, however slowly the rest of it drips in. */
+static int line_deadline(const struct session *s, tain *t)
+{
+  if (!s->in_line || s->mode != M_CMD || !client_reads(s)) return 0;
+  tain_addsec(t, &s->t_line, (int)s->cf.to_client);
+  return 1;
+}
+
+/* The whole session's (RCPTCHECK_MAXTIME), except while a message's final
+ * reply is due: that has its own deadline, and is never cut short. */
+static int session_deadline(const struct session *s, tain *t)
+{
+  if (!s->cf.maxtime || s->ending || nj_rq_has(&s->q, NJ_RQ_DATAEND)) return 0;
+  tain_addsec(t, &s->t_start, (int)s->cf.maxtime);
+  return 1;
+}
+
 /* The client's, to take what we write. */
 static int client_write_deadline(const struct session *s, tain *t)
 {
@@ -718,43 +802,81 @@ static int client_write_deadline(const struct session *s, tain *t)
   return 1;
 }
 
+static void earliest(tain *deadline, int (*f)(const struct session *, tain *),
+                     const struct session *s)
+{
+  tain t;
+  if (f(s, &t) && tain_less(&t, deadline)) *deadline = t;
+}
+
 /* The earliest deadline, or the end of a tarpit pause if that is sooner. */
 static void next_deadline(struct session *s, tain *deadline)
 {
   const nj_rqslot *h = nj_rq_head(&s->q);
-  tain t;
   tain_add_g(deadline, &tain_infinite_relative);
-  if (down_deadline(s, &t)) *deadline = t;
-  if (client_read_deadline(s, &t) && tain_less(&t, deadline)) *deadline = t;
-  if (client_write_deadline(s, &t) && tain_less(&t, deadline)) *deadline = t;
+  earliest(deadline, down_deadline, s);
+  earliest(deadline, client_read_deadline, s);
+  earliest(deadline, line_deadline, s);
+  earliest(deadline, session_deadline, s);
+  earliest(deadline, client_write_deadline, s);
   if (h && h->kind == NJ_RQ_LOCAL && tain_less(&STAMP, &h->ready) &&
       tain_less(&h->ready, deadline)) *deadline = h->ready;
   if (s->paused && tain_less(&STAMP, &s->pause_until) &&
       tain_less(&s->pause_until, deadline)) *deadline = s->pause_until;
 }
 
+static int passed(int (*f)(const struct session *, tain *), const struct session *s)
+{
+  tain t;
+  return f(s, &t) && !tain_less(&STAMP, &t);
+}
+
+/* The final reply did not come in time. The client is told 421 (it will
+ * send the message again); the downstream is not killed but heard out
+ * after the client is gone, so that a message it queued late is logged
+ * ("late"): that one may reach its recipients twice. */
+static void final_timeout(struct session *s)
+{
+  log1(s, "downstream", R_DOWN, "reason", "final-timeout");
+  s->late = 1;
+  end_now(s, R_DOWN, "downstream");
+}
+
+/* The client is out of time: 421 4.4.2. A message in progress is dropped
+ * (no end of message is sent: nothing is queued). */
+static void client_timeout(struct session *s, const char *reply, const char *why)
+{
+  struct side *c = &s->client;
+  if (why) log1(s, "timeout", reply, "reason", why);
+  else log1(s, "timeout", reply, 0, 0);
+  if (s->mode == M_DATA) down_close(s, 1);
+  down_said(s, reply);
+  end_now(s, reply, why && !strcmp(why, "maxtime") ? "maxtime" : "timeout");
+  if (s->mode != M_CMD) { s->mode = M_CMD; c->inpos = c->inlen; }
+}
+
 /* A deadline passed: whose? */
 static void timeout(struct session *s)
 {
   struct side *c = &s->client;
-  tain t;
   tain_now_g();
-  if (client_write_deadline(s, &t) && !tain_less(&STAMP, &t)) {
+  if (passed(client_write_deadline, s)) {
     c->dead = c->eof = 1;                 /* nothing more can be said to it */
     c->outlen = 0;
     s->endwhy = "client-timeout";
-  } else if (down_deadline(s, &t) && !tain_less(&STAMP, &t)) {
+  } else if (passed(down_deadline, s)) {
     if (s->mode == M_BLIND) finish(s, "timeout");
     if (s->mode == M_DATA) down_fail_data(s, "timeout");
+    else if (nj_rq_has(&s->q, NJ_RQ_DATAEND)) final_timeout(s);
     else {
       down_kill(s, "timeout", R_DOWN);
       end_now(s, R_DOWN, "downstream");
     }
-  } else if (client_read_deadline(s, &t) && !tain_less(&STAMP, &t)) {
-    log1(s, "timeout", R_TIMEOUT, 0, 0);
-    if (s->mode == M_DATA) down_close(s, 1);
-    end_now(s, R_TIMEOUT, "timeout");
-    if (s->mode != M_CMD) { s->mode = M_CMD; c->inpos = c->inlen; }
+  } else if (passed(client_read_deadline, s)) client_timeout(s, R_TIMEOUT, 0);
+  else if (passed(line_deadline, s)) client_timeout(s, R_TIMEOUT, "line");
+  else if (passed(session_deadline, s)) {
+    if (s->mode == M_BLIND) finish(s, "maxtime");
+    client_timeout(s, R_MAXTIME, "maxtime");
   }
 }
 
@@ -798,9 +920,21 @@ static int io(struct session *s)
   unsigned int n = 0;
   int ic = -1, oc = -1, id = -1, od = -1, r;
   tain deadline;
+  /* a write is tried at once: only one that would block waits here, so a
+     command costs two waits (its line, its reply), not four */
+  if (c->outlen && !c->dead) {
+    size_t before = c->outlen;
+    client_write(s);
+    if (c->dead || c->outlen < before) return 1;
+  }
+  if (d->wfd >= 0 && d->outlen) {
+    size_t before = d->outlen;
+    down_write(s);
+    if (d->dead || d->outlen < before) return 1;
+  }
   if (client_reads(s)) { ic = n; x[n].fd = c->rfd; x[n++].events = IOPAUSE_READ; }
   if (c->outlen && !c->dead) { oc = n; x[n].fd = c->wfd; x[n++].events = IOPAUSE_WRITE; }
-  if (d->rfd >= 0 && held(d) < d->insize) { id = n; x[n].fd = d->rfd; x[n++].events = IOPAUSE_READ; }
+  if (d->rfd >= 0 && held(d) < d->insize && !s->late) { id = n; x[n].fd = d->rfd; x[n++].events = IOPAUSE_READ; }
   if (d->wfd >= 0 && d->outlen) { od = n; x[n].fd = d->wfd; x[n++].events = IOPAUSE_WRITE; }
   next_deadline(s, &deadline);
   r = iopause_g(x, n, &deadline);
@@ -830,6 +964,17 @@ static int tls_mode(const char *s)
   return 0;
 }
 
+/* The downstream cannot be started (no descriptors left, no memory, no
+ * such program): the client is told 421 first, then exit 111. err is the
+ * error; a posix_spawn function returns it instead of setting errno. */
+static void spawn_fail(int err, const char *what, const char *arg) __attribute__((noreturn));
+static void spawn_fail(int err, const char *what, const char *arg)
+{
+  if (write(1, R_DOWN, sizeof R_DOWN - 1) < 0 || write(1, "\r\n", 2) < 0) {}
+  errno = err;
+  strerr_diefusys(111, what, arg);
+}
+
 /* Starts the downstream on two pipes with posix_spawnp (a vfork-style
  * clone: cheaper than fork, and an exec failure is reported here). */
 static void spawn(struct session *s, char const *const *argv)
@@ -838,26 +983,22 @@ static void spawn(struct session *s, char const *const *argv)
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t at;
   sigset_t dfl;
-  if (pipecoe(in) < 0 || pipecoe(out) < 0) strerr_diefu1sys(111, "create pipes");
-  if (posix_spawn_file_actions_init(&fa) || posix_spawnattr_init(&at) ||
-      posix_spawn_file_actions_adddup2(&fa, in[0], 0) ||
-      posix_spawn_file_actions_adddup2(&fa, out[1], 1))
-    strerr_diefu1sys(111, "set up the downstream");
+  if (pipecoe(in) < 0 || pipecoe(out) < 0) spawn_fail(errno, "create pipes", "");
+  if ((err = posix_spawn_file_actions_init(&fa)) || (err = posix_spawnattr_init(&at)) ||
+      (err = posix_spawn_file_actions_adddup2(&fa, in[0], 0)) ||
+      (err = posix_spawn_file_actions_adddup2(&fa, out[1], 1)))
+    spawn_fail(err, "set up the downstream", "");
   sigemptyset(&dfl);
   sigaddset(&dfl, SIGPIPE);               /* the downstream gets SIGPIPE back */
-  if (posix_spawnattr_setsigdefault(&at, &dfl) ||
-      posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF))
-    strerr_diefu1sys(111, "set up the downstream");
+  if ((err = posix_spawnattr_setsigdefault(&at, &dfl)) ||
+      (err = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF)))
+    spawn_fail(err, "set up the downstream", "");
   err = posix_spawnp(&s->child, argv[0], &fa, &at, (char *const *)argv, environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&at);
   close(in[0]);
   close(out[1]);
-  if (err) {
-    if (write(1, R_DOWN, sizeof R_DOWN - 1) < 0 || write(1, "\r\n", 2) < 0) {}
-    errno = err;
-    strerr_diefusys(111, "exec ", argv[0]);
-  }
+  if (err) spawn_fail(err, "exec ", argv[0]);
   fcntl(in[1], F_SETPIPE_SZ, 1 << 20);    /* fewer wake-ups in DATA */
   side_attach(&s->down, out[0], in[1]);
 }
@@ -912,10 +1053,37 @@ static void linger(const struct session *s)
   while (nj_read(c->rfd, junk, sizeof junk, &deadline) > 0) {}
 }
 
+/* After a final reply that did not come in time (final_timeout()), the
+ * client is gone: the downstream's answer is waited for as long again,
+ * and logged as "late", with the code the client never saw. */
+static void hear_out(struct session *s)
+{
+  struct side *d = &s->down;
+  tain deadline;
+  char code[4];
+  long l = 0;
+  if (!s->late || d->rfd < 0) return;
+  tain_now_g();
+  tain_addsec_g(&deadline, (int)(s->cf.to_data > s->cf.to_reply ? s->cf.to_data : s->cf.to_reply));
+  for (;;) {
+    ssize_t r;
+    l = nj_reply_len(d->in + d->inpos, held(d));
+    if (l || d->inlen >= d->insize) break;
+    r = nj_read(d->rfd, d->in + d->inlen, d->insize - d->inlen, &deadline);
+    if (r <= 0) break;
+    d->inlen += (size_t)r;
+  }
+  if (l <= 0) return;
+  memcpy(code, d->in + d->inpos, 3);
+  code[3] = 0;
+  log1(s, "late", 0, "reply", code);
+}
+
 static void finish(struct session *s, const char *why)
 {
   struct side *c = &s->client, *d = &s->down;
   s->endwhy = why;
+  down_said(s, 0);
   if (why == HANGUP) log1(s, "hangup", 0, "state", "data");
   if (d->wfd >= 0) { close(d->wfd); d->wfd = -1; }
   if (c->outlen && !c->dead) {
@@ -926,6 +1094,7 @@ static void finish(struct session *s, const char *why)
   }
   c->outlen = 0;
   linger(s);
+  hear_out(s);
   if (d->rfd >= 0) { close(d->rfd); d->rfd = -1; }
   reap(s);
   summary(s);
@@ -960,6 +1129,7 @@ static char const *const *configure(int argc, char const *const *argv,
   cf->to_data = nj_env_ulong("RCPTCHECK_DATATIMEOUT", o_data, 1, 86400, 1);
   cf->maxbad = nj_env_ulong("RCPTCHECK_MAXBAD", 10, 0, 1000000, 1);
   cf->tarpit = nj_env_ulong("RCPTCHECK_TARPIT", 0, 0, TARPITCAP, 1);
+  cf->maxtime = nj_env_ulong("RCPTCHECK_MAXTIME", 3600, 0, 604800, 1);
   cf->tls_pass = tls_mode(getenv("RCPTCHECK_TLS"));
   cf->relayclient = getenv("RELAYCLIENT");
   return argv + l.ind;
@@ -968,6 +1138,8 @@ static char const *const *configure(int argc, char const *const *argv,
 static void session_init(struct session *s, const char *alias)
 {
   nj_qmail_init(&s->qm, getenv("QMAILHOME"), getenv("RCPTCHECK_CDB"), alias);
+  s->qm.homescdb = getenv("RCPTCHECK_HOMES");
+  if (s->qm.homescdb && !*s->qm.homescdb) s->qm.homescdb = 0;
   s->mode = M_CMD;
   side_init(&s->client, s->cin, sizeof s->cin, s->cout, sizeof s->cout);
   side_init(&s->down, s->din, sizeof s->din, s->dout, sizeof s->dout);
@@ -979,6 +1151,10 @@ static void session_init(struct session *s, const char *alias)
   s->pause_until = tain_zero;
   s->child = 0;
   s->endwhy = "eof";
+  s->down_why = 0;
+  s->late = s->in_line = 0;
+  tain_copynow(&s->t_start);
+  s->t_line = s->t_start;
   s->n_msgs = s->n_ok = s->n_bad = s->n_defer = s->n_badcmd = s->n_bytes = 0;
 }
 
@@ -999,6 +1175,7 @@ int main(int argc, char const *const *argv)
   for (;;) {
     const char *why;
     pump(&s);
+    track_line(&s);
     if ((why = over(&s))) finish(&s, why);
     if (!io(&s)) timeout(&s);
   }

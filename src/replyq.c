@@ -43,6 +43,14 @@ int nj_rq_has(const nj_rq *q, int kind)
   return 0;
 }
 
+unsigned int nj_rq_count(const nj_rq *q, int kind)
+{
+  unsigned int i, n = 0;
+  for (i = 0; i < q->count; i++)
+    if (q->slot[(q->head + i) % NJ_RQ_MAX].kind == kind) n++;
+  return n;
+}
+
 static int digit(char c)
 {
   return c >= '0' && c <= '9';

@@ -14,6 +14,8 @@
 enum nj_rq_kind {
   NJ_RQ_GREETING, NJ_RQ_EHLO, NJ_RQ_RCPT, NJ_RQ_DATA, NJ_RQ_DATAEND,
   NJ_RQ_STARTTLS, NJ_RQ_QUIT, NJ_RQ_OTHER,
+  NJ_RQ_HOLD,                     /* a verb that looks like DATA (DATAx, DATA:):
+                                     nothing after it is parsed before its reply */
   NJ_RQ_LOCAL                     /* answered by the proxy itself */
 };
 
@@ -42,6 +44,8 @@ extern void nj_rq_pop(nj_rq *q);
 extern void nj_rq_clear(nj_rq *q);
 /* 1 when a slot of that kind is queued. */
 extern int nj_rq_has(const nj_rq *q, int kind);
+/* How many slots of that kind are queued. */
+extern unsigned int nj_rq_count(const nj_rq *q, int kind);
 
 /* The length of the first complete reply in the n bytes at p (its lines
  * end in LF or CRLF; a multi-line reply is "CODE-" lines then "CODE "),

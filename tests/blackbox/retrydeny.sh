@@ -14,9 +14,14 @@ IPG=$SRC/ipgreylist
 RC=$SRC/rcptcheck
 
 # A tiny qmail tree for rcptcheck: local.test is local, and has no users.
-mkdir -p "$T/qmail/control" "$T/grey"
+# Every name goes to the alias home, which has no .qmail files, as
+# users/assign's "+:" entry makes it (without an alias user, qmail, and
+# so rcptcheck, would defer).
+mkdir -p "$T/qmail/control" "$T/qmail/users" "$T/qmail/alias" "$T/grey"
 echo local.test > "$T/qmail/control/locals"
 echo local.test > "$T/qmail/control/me"
+[ -x "$SRC/rcptcheck-cdb" ] && printf '+:nobody:65534:65534:%s:-::\n.\n' "$T/qmail/alias" > "$T/qmail/users/assign" &&
+  "$SRC/rcptcheck-cdb" -u "$T/qmail/users/assign" "$T/qmail/users/cdb"
 
 CHAIN=("$GD")
 [ -x "$IPG" ] && CHAIN+=("$IPG" -d "$T/grey")

@@ -23,6 +23,33 @@ static void must(int cond, const char *what)
   if (!cond) { fprintf(stderr, "invariant broken: %s\n", what); abort(); }
 }
 
+/* qmail-smtpd's addrparse as notqmail writes it, pointer by pointer on a
+ * NUL-terminated string (the reference nj_addrparse must agree with;
+ * out has room for the whole argument). */
+static void qmail_addrparse(const char *arg, char *out)
+{
+  char terminator = '>';
+  int flagesc = 0, flagquoted = 0, i;
+  const char *lt = strchr(arg, '<');
+  if (lt) arg = lt + 1;
+  else {
+    terminator = ' ';
+    arg += strcspn(arg, ":");
+    if (*arg == ':') ++arg;
+    while (*arg == ' ') ++arg;
+  }
+  if (*arg == '@') while (*arg) if (*arg++ == ':') break;
+  for (i = 0; *arg; ++arg) {
+    char ch = *arg;
+    if (flagesc) { out[i++] = ch; flagesc = 0; continue; }
+    if (!flagquoted && ch == terminator) break;
+    if (ch == '\\') flagesc = 1;
+    else if (ch == '"') flagquoted = !flagquoted;
+    else out[i++] = ch;
+  }
+  out[i] = 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int inside(const char *p, size_t len, const char *s, size_t n)
@@ -169,9 +196,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       }
       break;
     case 7: {                        /* MAIL/RCPT arguments */
+      char model[MAXIN + 1];
+      unsigned char ip4[4];
+      size_t lit;
       long r = nj_addrparse((const char *)data + 1, n, out, sizeof out);
       must(r < (long)sizeof out, "address bound");
       if (r >= 0) must(out[r] == 0, "address terminated");
+      must(r < 0 || (qmail_addrparse(s, model), !strcmp(model, out)), "addrparse as qmail-smtpd's");
+      lit = nj_ip4_scanbracket(s, strlen(s), ip4);
+      must(!lit || (lit >= 9 && s[0] == '[' && s[lit - 1] == ']'), "ip literal bounds");
       r = nj_addrparse((const char *)data + 1, n, out, 8);
       must(r < 8, "address bound, small buffer");
       break;

@@ -31,7 +31,8 @@ static struct fakeuser users[] = {
 static struct passwd pwbuf;
 static char homebuf[512];
 static int pw_fail;                     /* errno for the next lookups */
-static const char *stat_fail;           /* paths containing this give EIO */
+static const char *stat_fail;           /* paths containing this fail, */
+static int stat_errno = EIO;            /*   with this error */
 
 static struct passwd *fake_getpw(const char *name)
 {
@@ -53,7 +54,7 @@ static struct passwd *fake_getpw(const char *name)
 static int fake_stat(const char *path, struct stat *st)
 {
   int i, r;
-  if (stat_fail && strstr(path, stat_fail)) { errno = EIO; return -1; }
+  if (stat_fail && strstr(path, stat_fail)) { errno = stat_errno; return -1; }
   r = stat(path, st);
   if (r) return r;
   for (i = 0; users[i].name; i++) {
@@ -108,24 +109,49 @@ static void userscdb(const char *wild)
 }
 
 static nj_qmail q;
+static const char *homes;               /* RCPTCHECK_HOMES for chk() */
+
+/* this host's addresses, for localiphost: 0.0.0.0, 127.0.0.1, 192.0.2.5 */
+static int fake_ipme(nj_qmail *x)
+{
+  static const unsigned char a[3][4] = { { 0, 0, 0, 0 }, { 127, 0, 0, 1 }, { 192, 0, 2, 5 } };
+  memcpy(x->ipme, a, sizeof a);
+  x->nipme = 3;
+  return 0;
+}
+
+static void setup(const char *addrcdb)
+{
+  nj_qmail_free(&q);
+  nj_qmail_init(&q, top, addrcdb, "nj-alias");
+  q.homescdb = homes;
+  q.getpw = fake_getpw;
+  q.statf = fake_stat;
+  q.ipmef = fake_ipme;
+}
 
 static int chk(const char *addr)
 {
-  nj_qmail_free(&q);
-  nj_qmail_init(&q, top, 0, "nj-alias");
-  q.getpw = fake_getpw;
-  q.statf = fake_stat;
+  setup(0);
   return nj_rcpt_check(&q, addr);
+}
+
+/* the recipient of RCPT argument arg, as qmail-smtpd stores it, is want */
+static int rcptaddr_is(const char *arg, const char *relay, const char *want)
+{
+  char out[NJ_ADDRMAX + 1];
+  long r;
+  setup(0);
+  r = nj_rcpt_addr(&q, arg, strlen(arg), relay, out, sizeof out);
+  if (r < 0) return want == 0;
+  return want && (size_t)r == strlen(out) && !strcmp(out, want);
 }
 
 static int chkcdb(const char *addr, const char *cdbfile)
 {
   char p[512];
   snprintf(p, sizeof p, "%s/%s", top, cdbfile);
-  nj_qmail_free(&q);
-  nj_qmail_init(&q, top, p, "nj-alias");
-  q.getpw = fake_getpw;
-  q.statf = fake_stat;
+  setup(p);
   return nj_rcpt_check(&q, addr);
 }
 
@@ -154,10 +180,12 @@ static int parse_is(const char *arg, const char *want)
 #define BAD NJ_RCPT_UNKNOWN
 #define TEMP NJ_RCPT_TEMP
 #define NOTOURS NJ_RCPT_NOTOURS
+#define UNVERIFIED NJ_RCPT_UNVERIFIED
 
 int main(void)
 {
   char p[600];
+  setvbuf(stdout, 0, _IOLBF, 0);          /* in order with the warnings on stderr */
   snprintf(top, sizeof top, "/tmp/test_rcpt.XXXXXX");
   if (!mkdtemp(top)) { perror("mkdtemp"); return 111; }
   mkd("control"); mkd("users"); mkd("home");
@@ -227,12 +255,12 @@ int main(void)
   snprintf(p, sizeof p, "%s/home/alias/.qmail-default", top);
   unlink(p);
   users[4].name = "someoneelse";
-  CHECK("alias: no alias user, unknown", chk("webmaster@example.test") == BAD);
+  CHECK("alias: no alias user, TEMP (qmail-lspawn defers)", chk("webmaster@example.test") == TEMP);
   CHECK("postmaster: accepted even with no alias user (RFC 5321 4.5.1)", chk("postmaster@example.test") == OK);
   CHECK("postmaster: any case", chk("PostMaster@example.test") == OK);
   CHECK("postmaster: bare local part", chk("postmaster") == OK);
-  CHECK("postmaster: a longer name is no postmaster", chk("postmasters@example.test") == BAD);
   users[4].name = "nj-alias";
+  CHECK("postmaster: a longer name is no postmaster", chk("postmasters@example.test") == BAD);
 
   /* envnoathost and percenthack */
   CHECK("envnoathost: bare local part", chk("joe") == OK);
@@ -307,6 +335,133 @@ int main(void)
     unlink(p);
   }
 
+  /* qmail-smtpd's addrparse and localiphost, as nj_rcpt_addr gives them */
+  CHECK("rcpt addr: source route to an empty local part",
+        rcptaddr_is("TO:<@a.b:@list.example>", 0, "@list.example"));
+  CHECK("rcpt addr: quoted @", rcptaddr_is("TO:<\"@list.example\">", 0, "@list.example"));
+  CHECK("rcpt addr: backslashed @", rcptaddr_is("TO:<\\@list.example>", 0, "@list.example"));
+  CHECK("rcpt addr: empty quotes", rcptaddr_is("TO:<\"\"@local.example>", 0, "@local.example"));
+  CHECK("rcpt addr: <@host> is the empty address", rcptaddr_is("TO:<@local.example>", 0, ""));
+  CHECK("rcpt addr: RELAYCLIENT appended", rcptaddr_is("TO:<a@b>", "x", "a@bx"));
+  CHECK("rcpt addr: over 900 bytes is qmail-smtpd's 555", ({
+          char big[1000]; memset(big, 'a', sizeof big); memcpy(big, "TO:<", 4); big[999] = 0;
+          rcptaddr_is(big, 0, 0); }));
+  CHECK("localiphost: missing, control/me is used",
+        rcptaddr_is("TO:<joe@[192.0.2.5]>", 0, "joe@mx.example.test"));
+  put("control/localiphost", "example.test  \nsecond line\n");
+  CHECK("localiphost: [one of my addresses] becomes control/localiphost",
+        rcptaddr_is("TO:<joe@[192.0.2.5]>", 0, "joe@example.test"));
+  CHECK("localiphost: [127.0.0.1] too", rcptaddr_is("TO:<x@[127.0.0.1]>", 0, "x@example.test"));
+  CHECK("localiphost: before RELAYCLIENT is appended",
+        rcptaddr_is("TO:<joe@[192.0.2.5]>", "", "joe@example.test"));
+  CHECK("localiphost: an address that is not mine stays",
+        rcptaddr_is("TO:<joe@[192.0.2.6]>", 0, "joe@[192.0.2.6]"));
+  CHECK("localiphost: each number taken mod 256, as qmail's ip_scan does",
+        rcptaddr_is("TO:<joe@[192.0.2.261]>", 0, "joe@example.test"));
+  CHECK("localiphost: the literal must end the address",
+        rcptaddr_is("TO:<joe@[192.0.2.5]x>", 0, "joe@[192.0.2.5]x"));
+  CHECK("localiphost: the rewritten address is checked as local",
+        chk("joe@example.test") == OK && chk("nobody@example.test") == BAD);
+  snprintf(p, sizeof p, "%s/control/localiphost", top);
+  unlink(p);
+  {
+    unsigned char ip[4];
+    CHECK("ip4 bracket: [1.2.3.4]", nj_ip4_scanbracket("[1.2.3.4]", 9, ip) == 9 &&
+          ip[0] == 1 && ip[3] == 4);
+    CHECK("ip4 bracket: no closing bracket", !nj_ip4_scanbracket("[1.2.3.4", 8, ip));
+    CHECK("ip4 bracket: three numbers", !nj_ip4_scanbracket("[1.2.3]", 7, ip));
+    CHECK("ip4 bracket: an empty number", !nj_ip4_scanbracket("[1..3.4]", 8, ip));
+    CHECK("ip4 bracket: IPv6 is no literal here", !nj_ip4_scanbracket("[IPv6:::1]", 10, ip));
+  }
+
+  /* empty local parts: refused at local and virtual domains, whatever
+     the configuration; other domains untouched */
+  CHECK("empty local part at a local domain", chk("@example.test") == BAD && !strcmp(q.why, "empty-local"));
+  CHECK("empty local part at a virtual domain", chk("@virt.test") == BAD);
+  CHECK("empty local part elsewhere: not ours", chk("@remote.test") == NOTOURS);
+  put("home/alias/.qmail-default", "");
+  CHECK("empty local part: refused even when the alias user takes everything",
+        chk("@example.test") == BAD && chk("anyone@example.test") == OK);
+  snprintf(p, sizeof p, "%s/home/alias/.qmail-default", top);
+  unlink(p);
+
+  /* stat errors as qmail-local classifies them */
+  CHECK("errno: qmail's error_temp set", nj_errno_temp(EIO) && nj_errno_temp(EBUSY) &&
+        nj_errno_temp(ESTALE) && nj_errno_temp(ECONNRESET) && nj_errno_temp(ENOBUFS));
+  CHECK("errno: not temporary for qmail", !nj_errno_temp(ENOENT) && !nj_errno_temp(ELOOP) &&
+        !nj_errno_temp(ENOTDIR) && !nj_errno_temp(EACCES) && !nj_errno_temp(EPROTO) &&
+        !nj_errno_temp(EREMOTE));
+  stat_fail = ".qmail-bar-x"; stat_errno = ELOOP;
+  CHECK("stat ELOOP: no such file, the search goes on to -default", chk("joe-bar-x@example.test") == OK);
+  stat_errno = ENOTDIR;
+  CHECK("stat ENOTDIR: no such file, the search goes on to -default", chk("joe-bar-x@example.test") == OK);
+  stat_fail = ".qmail-foo"; stat_errno = ELOOP;
+  CHECK("stat ELOOP with no -default: unknown", chk("joe-foo@example.test") == BAD);
+  stat_errno = EBUSY;
+  CHECK("stat EBUSY (error_temp): TEMP", chk("joe-foo@example.test") == TEMP && !strcmp(q.why, "stat"));
+  stat_errno = EIO;
+  stat_fail = 0;
+  mkd("home/joe/.qmail-dir");
+  CHECK(".qmail-EXT that is a directory is ignored", chk("joe-dir@example.test") == BAD);
+  put("home/joe/.qmail-default", "");
+  CHECK(".qmail-EXT that is a directory: the search goes on to .qmail-default", chk("joe-dir@example.test") == OK);
+  snprintf(p, sizeof p, "%s/home/joe/.qmail-default", top);
+  unlink(p);
+
+  /* EACCES: this user may not look into the home; qmail (root) decides */
+  stat_fail = "home/joe/.qmail"; stat_errno = EACCES;
+  CHECK("EACCES on ~/.qmail-ext: UNVERIFIED, never 451", chk("joe-foo@example.test") == UNVERIFIED &&
+        !strcmp(q.why, "home-unsearchable"));
+  CHECK("EACCES: the user itself needs no look", chk("joe@example.test") == OK);
+  stat_errno = EPERM;
+  CHECK("EPERM: UNVERIFIED too", chk("joe-nope@example.test") == UNVERIFIED);
+  stat_fail = "home/joe"; stat_errno = EACCES;
+  CHECK("EACCES on the home itself: UNVERIFIED", chk("joe@example.test") == UNVERIFIED);
+  {
+    /* rcptcheck-homes' list speaks for a home it cannot search */
+    struct cdb_make cm;
+    struct stat st;
+    char stamp[NJ_HOMES_STAMP], k[700], hp[300];
+    int fd;
+    snprintf(hp, sizeof hp, "%s/home/joe", top);
+    snprintf(p, sizeof p, "%s/homes.cdb", top);
+    stat(hp, &st);
+    nj_homes_stamp(stamp, &st);
+    fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    cdb_make_start(&cm, fd);
+    snprintf(k, sizeof k, "%s/", hp);
+    cdb_make_add(&cm, k, (unsigned)strlen(k), stamp, sizeof stamp);
+    snprintf(k, sizeof k, "%s/.qmail-foo", hp);
+    cdb_make_add(&cm, k, (unsigned)strlen(k), "f", 1);
+    snprintf(k, sizeof k, "%s/.qmail-bar-default", hp);
+    cdb_make_add(&cm, k, (unsigned)strlen(k), "f", 1);
+    snprintf(k, sizeof k, "%s/.qmail-link", hp);
+    cdb_make_add(&cm, k, (unsigned)strlen(k), "l", 1);
+    cdb_make_finish(&cm);
+    close(fd);
+    homes = p;
+    stat_fail = "home/joe/.qmail";
+    CHECK("homes list: a listed .qmail file", chk("joe-foo@example.test") == OK);
+    CHECK("homes list: -default fallback", chk("joe-bar-x-y@example.test") == OK);
+    CHECK("homes list: not listed, unknown", chk("joe-nope@example.test") == BAD);
+    CHECK("homes list: a symbolic link cannot be judged: UNVERIFIED", chk("joe-link@example.test") == UNVERIFIED);
+    CHECK("homes list: a home it does not list: UNVERIFIED",
+          chk("web-master@example.test") == OK && (stat_fail = "home/alias/.qmail", chk("web-master@example.test") == UNVERIFIED)
+          && !strcmp(q.why, "home-unlisted"));
+    stat_fail = "home/joe/.qmail";
+    put("home/joe/.qmail-new", "");
+    CHECK("homes list: a home changed since it was listed: UNVERIFIED, never a false 550",
+          chk("joe-new@example.test") == UNVERIFIED && !strcmp(q.why, "home-changed"));
+    snprintf(k, sizeof k, "%s/home/joe/.qmail-new", top);
+    unlink(k);
+    snprintf(k, sizeof k, "%s/nosuch.cdb", top);
+    homes = k;
+    CHECK("homes list missing: UNVERIFIED (with a warning)", chk("joe-foo@example.test") == UNVERIFIED);
+    homes = 0;
+    unlink(p);
+  }
+  stat_fail = 0; stat_errno = EIO;
+
   /* temporary failures */
   pw_fail = EIO;
   CHECK("getpwnam EIO is TEMP", chk("joe@example.test") == TEMP);
@@ -344,8 +499,14 @@ int main(void)
     CHECK("addr cdb: unlisted local domain follows qmail's rules",
           chkcdb("joe@uncovered.test", "valid.cdb") == OK && chkcdb("zz@uncovered.test", "valid.cdb") == BAD);
     CHECK("addr cdb: remote domains untouched", chkcdb("x@remote.test", "valid.cdb") == NOTOURS);
-    CHECK("addr cdb: missing file, qmail's rules alone", chkcdb("joe@example.test", "missing.cdb") == OK &&
-          chkcdb("zz@example.test", "missing.cdb") == BAD);
+    CHECK("addr cdb: a configured file that is missing is TEMP, never qmail's rules alone",
+          chkcdb("joe@example.test", "missing.cdb") == TEMP && chkcdb("zz@example.test", "missing.cdb") == TEMP &&
+          !strcmp(q.why, "rcptcheck-cdb"));
+    CHECK("addr cdb: a missing file leaves remote domains untouched", chkcdb("x@remote.test", "missing.cdb") == NOTOURS);
+    CHECK("addr cdb: the list's own @domain marker never answers for a recipient",
+          chkcdb("@example.test", "valid.cdb") == BAD);
+    CHECK("addr cdb: an empty local part is refused even in a catch-all domain",
+          chkcdb("@catch.test", "valid.cdb") == BAD && !strcmp(q.why, "empty-local"));
     mkd("dir.cdb");
     CHECK("addr cdb: unreadable file is TEMP", chkcdb("joe@example.test", "dir.cdb") == TEMP);
     put("corrupt.cdb", "short");
