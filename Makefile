@@ -23,6 +23,11 @@ LIBSTATIC = -Wl,-Bstatic $(LIBS) -Wl,-Bdynamic
 # the chain then skips the dynamic loader. Sanitizer builds set STATIC=.
 STATIC  ?= -static
 STATIC_PROGS = greetdelay ipgreylist
+# Programs that key clients by name (src/glname.c) need libpsl, which
+# needs libidn2 and libunistring in a static link (Debian: libpsl-dev,
+# libidn2-dev, libunistring-dev). Only these are linked with it.
+PSL_PROGS = ipgreylist
+PSLLIBS  = -lpsl -lidn2 -lunistring
 
 # A src/*.c with a main() is one program; every other is part of the
 # internal library (src/libnajimi.a).
@@ -49,7 +54,7 @@ src/patterns.h: control/dynamic-patterns
 	  echo 'static const char builtin_patterns[] ='; \
 	  sed -e 's/[\\"?]/\\&/g' -e 's/^/  "/' -e 's/$$/\\n"/' control/dynamic-patterns; \
 	  echo '  "";'; } > $@.tmp && mv $@.tmp $@
-src/ipgreylist.o: src/patterns.h
+src/glname.o: src/patterns.h
 
 src/libnajimi.a: $(LIBOBJ)
 	rm -f $@
@@ -57,10 +62,11 @@ src/libnajimi.a: $(LIBOBJ)
 
 src/%: src/%.o src/libnajimi.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< src/libnajimi.a \
-	  $(if $(filter $*,$(STATIC_PROGS)),$(STATIC) $(LIBS),$(LIBSTATIC))
+	  $(if $(filter $*,$(STATIC_PROGS)),$(STATIC) $(LIBS),$(LIBSTATIC)) \
+	  $(if $(filter $*,$(PSL_PROGS)),$(PSLLIBS))
 
 tests/unit/%: tests/unit/%.c src/libnajimi.a
-	$(CC) $(NJ_CFLAGS) -Isrc $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP -o $@ $< src/libnajimi.a $(LIBSTATIC)
+	$(CC) $(NJ_CFLAGS) -Isrc $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP -o $@ $< src/libnajimi.a $(LIBSTATIC) $(PSLLIBS)
 
 check: all $(UNIT)
 	tests/run
@@ -80,8 +86,8 @@ FUZZCC = clang $(NJ_CFLAGS) -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined
 fuzz:
 	mkdir -p tests/tmp/fuzz/corpus tests/tmp/fuzz/corpus-data
-	$(FUZZCC) -o tests/tmp/fuzz/fuzz_parsers tests/fuzz/fuzz_parsers.c $(LIBOBJ:.o=.c) $(LIBSTATIC)
-	$(FUZZCC) -o tests/tmp/fuzz/fuzz_data tests/fuzz/fuzz_data.c $(LIBOBJ:.o=.c) $(LIBSTATIC)
+	$(FUZZCC) -o tests/tmp/fuzz/fuzz_parsers tests/fuzz/fuzz_parsers.c $(LIBOBJ:.o=.c) $(LIBSTATIC) $(PSLLIBS)
+	$(FUZZCC) -o tests/tmp/fuzz/fuzz_data tests/fuzz/fuzz_data.c $(LIBOBJ:.o=.c) $(LIBSTATIC) $(PSLLIBS)
 	tests/tmp/fuzz/fuzz_parsers -max_total_time=$(FUZZEACH) -max_len=512 \
 	  -print_final_stats=1 tests/tmp/fuzz/corpus
 	tests/tmp/fuzz/fuzz_data -max_total_time=$(FUZZEACH) -max_len=4096 \
