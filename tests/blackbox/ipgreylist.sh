@@ -566,6 +566,7 @@ mk 10.0.0.7 text-regular '-35 days'    # kept
 mk 10.0.0.8 regular '-37 days'         # lapsed
 mk 2001:db8:9::1 regular '-100 days' 2001:db8:9::-64  # lapsed
 d=$(dirname "$(find "$E" -name 10.0.0.1)")
+case $d in "$E"/*) ;; *) echo "# no record for 10.0.0.1 under $E"; d=$E/missing; mkdir -p "$d" ;; esac
 echo 'pending 0' > "$d/.tmp.999999"; touch -d '-2 hours' "$d/.tmp.999999"   # a crash's leftover
 echo 'pending 0' > "$d/.tmp.999998"                                         # a live session's
 echo 'not ours' > "$d/README"; touch -d '-400 days' "$d/README"            # a foreign file
