@@ -648,6 +648,19 @@ static void name_keys(void)
   CHECK("dynamic: built-in patterns", nj_gl_dynamic("dsl-1-2-3-4.pool.example", 0) &&
         nj_gl_dynamic("c0000209.example", 0) && !nj_gl_dynamic("mail-xyz001.outbound.protection.outlook.com", 0) &&
         !nj_gl_dynamic("mx.example.org", 0));
+  {
+    char pf[] = "/tmp/test_ipgreylist.p.XXXXXX";
+    int fd = mkstemp(pf);
+    const char *text = "# test\n\\.CaBle\\.\n(unclosed\n^mx[0-9]\\.\n";
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text)) failed++;
+    close(fd);
+    CHECK("dynamic: a pattern in upper case still ignores case", nj_gl_dynamic("x.CABLE.example", pf) && nj_gl_dynamic("x.cable.example", pf));
+    CHECK("dynamic: a lower-case pattern matches an upper-case name", nj_gl_dynamic("MX1.example", pf));
+    CHECK("dynamic: the file's patterns only", !nj_gl_dynamic("dsl-1-2-3-4.pool.example", pf));
+    CHECK("dynamic: back to the built-in list", nj_gl_dynamic("dsl-1-2-3-4.pool.example", 0) && nj_gl_dynamic("x.cable2.example", 0));
+    unlink(pf);
+    CHECK("dynamic: a file that cannot be read: the built-in list", nj_gl_dynamic("dsl-1-2-3-4.pool.example", pf));
+  }
   CHECK_EQ_STR("why: dynamic", nj_gl_whyname(NJ_GLN_DYNAMIC), "dynamic");
 }
 
