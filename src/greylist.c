@@ -269,6 +269,18 @@ static int parse_text(const char *buf, size_t n, nj_glrec *r)
   return state;
 }
 
+/* 1 when r (as read) can be k's record: a version-2 text names k (for
+ * a key known only by its file name, a hashed name is the hash of the
+ * text); a version-1 text (round 1) was only ever an IP key's. */
+static int ours(const nj_glkey *k, const nj_glrec *r)
+{
+  nj_glkey h;
+  if (r->version == 1) return k->textlen ? k->kind == NJ_GLK_IP || k->kind == NJ_GLK_NET : !is_hexname(k->name);
+  if (k->textlen) return r->textlen == k->textlen && !memcmp(r->text, k->text, k->textlen);
+  if (!is_hexname(k->name)) return 1;
+  return nj_gl_hashkey(&h, r->text, r->textlen) && !strcmp(h.name, k->name);
+}
+
 int nj_gl_parse(const char *buf, size_t n, const nj_glkey *k, nj_glrec *r)
 {
   int state;
@@ -280,9 +292,7 @@ int nj_gl_parse(const char *buf, size_t n, const nj_glkey *k, nj_glrec *r)
   r->text[0] = 0;
   state = parse_text(buf, n, r);
   if (!state) { r->count = 0; r->version = 0; return r->found; }
-  if (k && k->textlen && r->version == 2 &&
-      (r->textlen != k->textlen || memcmp(r->text, k->text, k->textlen)))
-    return r->found;                 /* another key's record: not this one */
+  if (k && !ours(k, r)) return r->found;   /* another key's record: not this one */
   r->found = state;
   r->when.tv_sec = (time_t)(state == NJ_GL_REGULAR ? r->last : r->first);
   r->when.tv_nsec = 0;

@@ -266,6 +266,7 @@ static void walk(int dfd)
     pid_t pid = fork();
     if (pid < 0) { mine[i] = 1; pids[i] = 0; continue; }
     if (!pid) {
+      memset(&n, 0, sizeof n);   /* its own counts: the parent's are added already */
       memset(mine, 0, sizeof mine);
       mine[i] = 1;
       close(p[0]);

@@ -495,6 +495,16 @@ static void records(void)
          back.when.tv_sec == 1795000000));
   CHECK("record: another key's text is corrupt for this key", nj_gl_parse(buf, n, &other, &back) == NJ_GL_CORRUPT);
   CHECK("record: any key's text parses without a key", nj_gl_parse(buf, n, 0, &back) == NJ_GL_PENDING);
+  {
+    nj_glkey byname, named;
+    nj_gl_hashkey(&named, "name:outlook.com", 16);
+    nj_gl_name_parse(named.name, 0, 0, &byname);        /* known by its file name only */
+    CHECK("record: under a hashed file name, an IP key's text is corrupt", nj_gl_parse(buf, n, &byname, &back) == NJ_GL_CORRUPT);
+    CHECK("record: under a hashed file name, round 1's text is corrupt", nj_gl_parse("regular 3\n", 10, &byname, &back) == NJ_GL_CORRUPT);
+    CHECK("record: under a name key, round 1's text is corrupt", nj_gl_parse("regular 3\n", 10, &named, &back) == NJ_GL_CORRUPT);
+    n = nj_gl_fmt(buf, &r, &named);
+    CHECK("record: under a hashed file name, its own text is read", nj_gl_parse(buf, n, &byname, &back) == NJ_GL_PENDING);
+  }
   r.count = ~0UL;
   n = nj_gl_fmt(buf, &r, &k);
   CHECK("record: the count is capped", nj_gl_parse(buf, n, &k, &back) && back.count == NJ_GL_COUNTMAX);
