@@ -1,7 +1,8 @@
 #!/bin/bash
 # ipgreylist's keys for today's senders, under the real tcpserver with
 # exim as the next program: prefix keys, the name key (TCPREMOTEHOST, set
-# per client address by tcprules as tcpserver -h -p sets it), the upgrade
+# per client address by tcprules as tcpserver -h -p sets it, and once by
+# tcpserver -h -p itself, its DNS answered on loopback), the upgrade
 # from round 1's keys, observe mode, the refresh interval, clock steps,
 # fail-closed from the environment, the known-senders list, and
 # ipgreylist-expire over every key kind.
@@ -139,6 +140,63 @@ check "odd names: nothing made but the one /24 record (and its directories)" sh 
 check "GREYLIST_KEY=ip (tcprules): the /24 decides, though the name is outlook's" from 127.0.22.5 "$GREYLISTED"
 check "GREYLIST_KEY=ip: logged keyby=net, no namekey=" logs pool '
 expect-log ^ipgreylist: new ip=127\.0\.22\.5 pid=[0-9]+ key=127\.0\.22\.0-24 keyby=net age=0 code=451$'
+stop_server "$SERVER_PID"
+
+# ---- the real tcpserver -h -p, its DNS answered on loopback
+# A small DNS server on 127.53.X.Y:53 (DNSCACHEIP, which tcpserver's
+# resolver reads) answers PTR and A queries from a table: 127.0.80.5 is
+# mail-xyz080.outbound.protection.outlook.com and that name maps back;
+# 127.0.81.5 claims an Outlook name that maps elsewhere, so -p drops it.
+cat > "$T/dns.py" <<'PY'
+import socket, struct, sys
+ip, ptrs, addrs = sys.argv[1], {}, {}
+for kv in sys.argv[2:]:
+    k, v = kv.split("=")
+    (ptrs if k[0].isdigit() else addrs)[k] = v
+def name(b, o):
+    labels = []
+    while b[o]:
+        n = b[o]; labels.append(b[o + 1:o + 1 + n].decode()); o += 1 + n
+    return ".".join(labels).lower(), o + 1
+def enc(n):
+    return b"".join(bytes([len(l)]) + l.encode() for l in n.split(".")) + b"\0"
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((ip, 53))
+print("ready", flush=True)
+while True:
+    q, peer = s.recvfrom(512)
+    qid, qn = q[:2], None
+    qname, o = name(q, 12)
+    qtype = struct.unpack(">H", q[o:o + 2])[0]
+    question = q[12:o + 4]
+    ans = b""
+    if qtype == 12 and qname.endswith(".in-addr.arpa"):
+        a = ".".join(reversed(qname[:-13].split(".")))
+        if a in ptrs: ans = enc(ptrs[a]); rtype = 12
+    elif qtype == 1 and qname in addrs:
+        ans = socket.inet_aton(addrs[qname]); rtype = 1
+    head = qid + struct.pack(">HHHHH", 0x8580 if ans else 0x8583, 1, 1 if ans else 0, 0, 0)
+    rr = (b"\xc0\x0c" + struct.pack(">HHIH", rtype, 1, 60, len(ans)) + ans) if ans else b""
+    s.sendto(head + question + rr, peer)
+PY
+DNSIP=127.53.$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))
+python3 "$T/dns.py" "$DNSIP" \
+  127.0.80.5=mail-xyz080.outbound.protection.outlook.com mail-xyz080.outbound.protection.outlook.com=127.0.80.5 \
+  127.0.81.5=mail-xyz081.outbound.protection.outlook.com mail-xyz081.outbound.protection.outlook.com=192.0.2.81 \
+  > "$T/dns.out" 2> "$T/dns.err" &
+PIDS+=($!)
+wait_for 100 grep -q ready "$T/dns.out"
+export DNSCACHEIP=$DNSIP
+TCPSERVER_OPTS="-v -h -p" serve dns "$GL" -d "$S" "${EXIM[@]}"
+unset DNSCACHEIP
+check "tcpserver -h -p: a name that maps back is the name key (a regular: the pool above)" from 127.0.80.5 "$REACHED_EXIM"
+check "tcpserver -h -p: ... logged keyby=name" logs dns "
+expect-log ^ipgreylist: regular ip=127\\.0\\.80\\.5 pid=[0-9]+ key=${OUTLOOK_KEY:0:8} keyby=name domain=outlook\\.com "
+check "tcpserver -h -p: a name that does not map back is dropped by -p: keyed by the /24" from 127.0.81.5 "$GREYLISTED"
+check "tcpserver -h -p: ... logged keyby=net, no name" logs dns '
+expect-log ^ipgreylist: new ip=127\.0\.81\.5 pid=[0-9]+ key=127\.0\.81\.0-24 keyby=net age=0 code=451$'
+check "tcpserver -h -p: tcpserver's own line shows the verified name" logs dns '
+expect-log ^tcpserver: ok [0-9]+ .* mail-xyz080\.outbound\.protection\.outlook\.com:127\.0\.80\.5:'
 stop_server "$SERVER_PID"
 
 # ---- the same ten addresses without names: only a shared prefix passes
