@@ -177,8 +177,6 @@ static void act(const nj_glkey *k, int why, const nj_glkey *seed,
   pass(&l);
 }
 
-/* ---------------------------------------------------- selective mode */
-
 /* ---------------------------------------------------------------- main */
 
 static const char *env_or(const char *var, const char *opt)
@@ -274,14 +272,14 @@ static void whitelist(const char *wl, const nj_ip *ip, const char *host)
 }
 
 /* Selective mode: only suspicious clients are greylisted. */
-static void selective(const char *host)
+static void selective(const char *host, const char *patterns)
 {
   const char *s;
   nj_log log;
   s = getenv("GREYLIST_ONLY");
   if (s && *s) {
     if (!strcmp(s, "suspicious")) {
-      if (host && *host && !nj_gl_dynamic(host, env_or("GREYLIST_PATTERNS", opt.p))) {
+      if (host && *host && !nj_gl_dynamic(host, patterns)) {
         start(&log, "not-suspicious");
         nj_log_str(&log, "host", host);
         pass(&log);
@@ -317,7 +315,7 @@ int main(int argc, char const *const *argv)
   settings(&pol, &kc);
   host = getenv("TCPREMOTEHOST");
   whitelist(env_or("GREYLIST_WHITELIST", opt.w), have_ip ? &ip : 0, host);
-  selective(host);
+  selective(host, kc.patterns);
   if (!have_ip) {
     start(&log, "bad-ip");
     nj_log_str(&log, "raw", g.raw ? (*g.raw ? g.raw : "(empty)") : "(unset)");
