@@ -190,7 +190,7 @@ echo "cpu ns per session:  /bin/true $cpu_true, rblsmtpd $cpu_rbl, ipgreylist ip
 awk -v t="$wall_true" -v r="$wall_rbl" -v s="$wall_small" -v b="$wall_big" -v ns="$wall_nsmall" -v nb="$wall_nbig" \
     -v ct="$cpu_true" -v cr="$cpu_rbl" -v cs="$cpu_small" -v cb="$cpu_big" -v cns="$cpu_nsmall" -v cnb="$cpu_nbig" -v k="$KEYS" 'BEGIN {
   printf "ipgreylist regular pass-through cost / rblsmtpd cost, ip key: %.2f (goal <= 0.8) [cpu: %.2f]\n", (s - t) / (r - t), (cs - ct) / (cr - ct)
-  printf "ipgreylist regular pass-through cost / rblsmtpd cost, name key: %.2f (goal <= 0.8) [cpu: %.2f]\n", (nb - t) / (r - t), (cnb - ct) / (cr - ct)
+  printf "ipgreylist regular pass-through cost / rblsmtpd cost, name key: %.2f (goal <= 0.8) [cpu: %.2f]\n", (ns - t) / (r - t), (cns - ct) / (cr - ct)
   printf "ipgreylist decision cost with %d keys / with 10 keys, ip key: %.2f (goal <= 1.2) [cpu: %.2f]\n", k, (b - t) / (s - t), (cb - ct) / (cs - ct)
   printf "ipgreylist decision cost with %d keys / with 10 keys, name key: %.2f (goal <= 1.2) [cpu: %.2f]\n", k, (nb - t) / (ns - t), (cnb - ct) / (cns - ct) }'
 
