@@ -32,6 +32,11 @@ LIBSTATIC = -Wl,-Bstatic $(LIBS) -Wl,-Bdynamic
 # the chain then skips the dynamic loader. Sanitizer builds set STATIC=.
 STATIC  ?= -static
 STATIC_PROGS = greetdelay ipgreylist
+# Programs that key clients by name (src/glname.c) need libpsl, which
+# needs libidn2 and libunistring in a static link (Debian: libpsl-dev,
+# libidn2-dev, libunistring-dev). Only these are linked with it.
+PSL_PROGS = ipgreylist
+PSLLIBS  = -lpsl -lidn2 -lunistring
 
 # A src/*.c with a main() is one program; every other is part of the
 # internal library (src/libnajimi.a).
@@ -67,7 +72,7 @@ src/patterns.h: control/dynamic-patterns
 	  echo 'static const char builtin_patterns[] ='; \
 	  sed -e 's/[\\"?]/\\&/g' -e 's/^/  "/' -e 's/$$/\\n"/' control/dynamic-patterns; \
 	  echo '  "";'; } > $@.tmp && mv $@.tmp $@
-src/ipgreylist.o: src/patterns.h
+src/glname.o: src/patterns.h
 
 src/libnajimi.a: $(LIBOBJ)
 	rm -f $@
@@ -75,7 +80,8 @@ src/libnajimi.a: $(LIBOBJ)
 
 src/%: src/%.o src/libnajimi.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< src/libnajimi.a \
-	  $(if $(filter $*,$(STATIC_PROGS)),$(STATIC) $(LIBS),$(LIBSTATIC))
+	  $(if $(filter $*,$(STATIC_PROGS)),$(STATIC) $(LIBS),$(LIBSTATIC)) \
+	  $(if $(filter $*,$(PSL_PROGS)),$(PSLLIBS))
 
 src/version.o: VERSION
 
@@ -88,7 +94,7 @@ $(MANOUT): man/%: doc/$$(notdir $$*) VERSION
 	sed '/^\.TH /s/^\(\.TH  *[^ ]*  *[^ ]*  *"[^"]*"\)  *"[^"]*"/\1 "najimi $(VERSION)"/' $< > $@.tmp && mv $@.tmp $@
 
 tests/unit/%: tests/unit/%.c src/libnajimi.a
-	$(CC) $(NJ_CFLAGS) -Isrc $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP -o $@ $< src/libnajimi.a $(LIBSTATIC)
+	$(CC) $(NJ_CFLAGS) -Isrc $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP -o $@ $< src/libnajimi.a $(LIBSTATIC) $(PSLLIBS)
 
 check: all $(UNIT)
 	tests/run
@@ -108,8 +114,8 @@ FUZZCC = clang $(NJ_CFLAGS) -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined
 fuzz:
 	mkdir -p tests/tmp/fuzz/corpus tests/tmp/fuzz/corpus-data
-	$(FUZZCC) -o tests/tmp/fuzz/fuzz_parsers tests/fuzz/fuzz_parsers.c $(LIBOBJ:.o=.c) $(LIBSTATIC)
-	$(FUZZCC) -o tests/tmp/fuzz/fuzz_data tests/fuzz/fuzz_data.c $(LIBOBJ:.o=.c) $(LIBSTATIC)
+	$(FUZZCC) -o tests/tmp/fuzz/fuzz_parsers tests/fuzz/fuzz_parsers.c $(LIBOBJ:.o=.c) $(LIBSTATIC) $(PSLLIBS)
+	$(FUZZCC) -o tests/tmp/fuzz/fuzz_data tests/fuzz/fuzz_data.c $(LIBOBJ:.o=.c) $(LIBSTATIC) $(PSLLIBS)
 	tests/tmp/fuzz/fuzz_parsers -max_total_time=$(FUZZEACH) -max_len=512 \
 	  -print_final_stats=1 tests/tmp/fuzz/corpus
 	tests/tmp/fuzz/fuzz_data -max_total_time=$(FUZZEACH) -max_len=4096 \

@@ -3,9 +3,12 @@
 #  1. a regular's pass-through cost, against rblsmtpd's (RBLSMTPD set and
 #     empty, so rblsmtpd execs at once), both exec'ing /bin/true;
 #       added cost = time(PROG /bin/true) - time(/bin/true)
-#     goal: ipgreylist <= 0.8 x rblsmtpd
+#     goal: ipgreylist <= 0.8 x rblsmtpd, with the IP key (one key per
+#     address) and with the name key (TCPREMOTEHOST set, as tcpserver -h
+#     -p sets it: the dynamic patterns, libpsl's registrable domain and
+#     the SHA-256 on the path)
 #  2. the decision cost (regulars, many different keys) with 10^6 stored
-#     keys, against 10 stored keys; goal <= 1.2 x
+#     keys, against 10 stored keys, for each kind; goal <= 1.2 x
 #  3. ipgreylist-expire over 10^6 files (a quarter of them stale); goal <= 30 s
 # Wall and CPU time: interleaved rounds of fork+exec, best round of each kept.
 # Run after "make": bench/ipgreylist.sh (N, ROUNDS and KEYS may be set).
@@ -18,12 +21,13 @@ KEYS=${KEYS:-1000000}
 W=$(mktemp -d "${TMPDIR:-/var/tmp}/ipgreylist-bench.XXXXXX") || exit 111
 trap 'rm -rf "$W"' EXIT INT TERM
 
-# glbench: "mk DIR N" writes N state files the way ipgreylist lays them out
-# (keys 10.0.0.0 + i; i%4 = 0,1 regular, 2 pending, 3 pending two days
-# old), quickly, one process per CPU; "run N KEYS prog..." fork+execs prog N
-# times, each with TCPREMOTEIP set to a different regular key, and prints
-# the mean wall time and the mean CPU time (user + system, of the
-# children) per run in nanoseconds.
+# glbench: "mk DIR N ip|name" writes N state files the way ipgreylist
+# lays them out (ip: keys 10.0.0.0 + i; name: keys name:dI.example; i%4 =
+# 0,1 regular, 2 pending, 3 pending two days old), quickly, one process
+# per CPU; "run N KEYS ip|name prog..." fork+execs prog N times, each with
+# TCPREMOTEIP (and for name, TCPREMOTEHOST=mx1.dI.example) set to a
+# different regular key, and prints the mean wall time and the mean CPU
+# time (user + system, of the children) per run in nanoseconds.
 cat > "$W/glbench.c" <<'C'
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,10 +49,19 @@ static void ipof(unsigned long i, nj_ip *ip)
   ip->a[2] = (unsigned char)(i >> 8);
   ip->a[3] = (unsigned char)i;
 }
+static void keyof(unsigned long i, int byname, nj_glkey *k)
+{
+  nj_ip ip;
+  char text[64];
+  if (!byname) { ipof(i, &ip); nj_gl_key(k, &ip, 32, 64); return; }
+  snprintf(text, sizeof text, "name:d%lu.example", i);
+  if (!nj_gl_hashkey(k, text, strlen(text))) exit(111);
+}
 int main(int argc, char **argv)
 {
   unsigned long i, n;
-  if (argc >= 4 && !strcmp(argv[1], "mk")) {
+  if (argc >= 5 && !strcmp(argv[1], "mk")) {
+    int byname = !strcmp(argv[4], "name");
     static unsigned char made[65536];
     time_t now = time(0);
     long w, workers = sysconf(_SC_NPROCESSORS_ONLN), me = 0;
@@ -58,10 +71,9 @@ int main(int argc, char **argv)
     if (workers > 8) workers = 8;
     for (w = 1; w < workers; w++) if (!fork()) { me = w; break; }
     for (i = (unsigned long)me; i < n; i += (unsigned long)workers) {
-      nj_ip ip; nj_glkey k; char path[128]; int fd;
+      nj_glkey k; nj_glrec r; char path[128], text[NJ_GL_FILEMAX]; int fd;
       unsigned int d;
-      ipof(i, &ip);
-      nj_gl_key(&k, &ip, 32);
+      keyof(i, byname, &k);
       d = (unsigned int)strtoul(k.dir1, 0, 16) << 8 | (unsigned int)strtoul(k.dir2, 0, 16);
       if (!made[d]) {   /* per process; a parallel mkdir's EEXIST is fine */
         mkdir(k.dir1, 0700);
@@ -71,7 +83,12 @@ int main(int argc, char **argv)
       }
       snprintf(path, sizeof path, "%s/%s/%s", k.dir1, k.dir2, k.name);
       fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      if (fd < 0 || nj_gl_write(fd, i % 4 < 2 ? NJ_GL_REGULAR : NJ_GL_PENDING, 1)) { perror(path); return 111; }
+      memset(&r, 0, sizeof r);
+      r.found = i % 4 < 2 ? NJ_GL_REGULAR : NJ_GL_PENDING;
+      r.count = 1;
+      r.first = now - 3 * 86400;
+      r.last = r.found == NJ_GL_REGULAR ? now : 0;
+      if (fd < 0 || nj_glf_put(fd, text, nj_gl_fmt(text, &r, &k))) { perror(path); return 111; }
       if (i % 4 == 3) {
         struct timespec ts[2] = { { now - 2 * 86400, 0 }, { now - 2 * 86400, 0 } };
         futimens(fd, ts);
@@ -85,7 +102,8 @@ int main(int argc, char **argv)
     }
     return 0;
   }
-  if (argc >= 5 && !strcmp(argv[1], "run")) {
+  if (argc >= 6 && !strcmp(argv[1], "run")) {
+    int byname = !strcmp(argv[4], "name");
     struct timespec a, b;
     struct rusage ra, rb;
     unsigned long keys = strtoul(argv[3], 0, 10), regs = (keys + 3) / 4;
@@ -100,14 +118,20 @@ int main(int argc, char **argv)
         nj_ip ip; char s[NJ_IPFMT];
         int fd = open("/dev/null", O_RDWR);
         if (fd >= 0) { dup2(fd, 0); dup2(fd, 2); }
-        ipof((i * 7919UL % regs) * 4, &ip);
+        unsigned long key = (i * 7919UL % regs) * 4;
+        ipof(byname ? i : key, &ip);
         nj_ip_fmt(s, &ip);
         setenv("TCPREMOTEIP", s, 1);
-        execvp(argv[4], argv + 4);
+        if (byname) {
+          char host[64];
+          snprintf(host, sizeof host, "mx1.d%lu.example", key);
+          setenv("TCPREMOTEHOST", host, 1);
+        }
+        execvp(argv[5], argv + 5);
         _exit(127);
       }
       if (waitpid(p, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
-        fprintf(stderr, "glbench: %s failed\n", argv[4]);
+        fprintf(stderr, "glbench: %s failed\n", argv[5]);
         return 111;
       }
     }
@@ -118,24 +142,32 @@ int main(int argc, char **argv)
        (rb.ru_utime.tv_usec + rb.ru_stime.tv_usec - ra.ru_utime.tv_usec - ra.ru_stime.tv_usec) * 1e3) / n);
     return 0;
   }
-  fprintf(stderr, "usage: glbench mk DIR N | glbench run N KEYS prog...\n");
+  fprintf(stderr, "usage: glbench mk DIR N ip|name | glbench run N KEYS ip|name prog...\n");
   return 100;
 }
 C
 cc -O2 -std=c99 -D_DEFAULT_SOURCE -Isrc -o "$W/glbench" "$W/glbench.c" src/libnajimi.a \
-  -Wl,-Bstatic -lcdb -lskarnet -Wl,-Bdynamic || exit 111
+  -Wl,-Bstatic -lcdb -lskarnet -Wl,-Bdynamic -lpsl -lidn2 -lunistring || exit 111
 GB=$W/glbench
 
-mkdir -p "$W/small" "$W/big"
-"$GB" mk "$W/small" 10 || exit 111
-t0=$(date +%s.%N)
-"$GB" mk "$W/big" "$KEYS" || exit 111
-t1=$(date +%s.%N)
-echo "made $KEYS state files in $(echo "$t1 $t0" | awk '{ printf "%.1f", $1 - $2 }') s"
+mkdir -p "$W/small" "$W/big" "$W/nsmall" "$W/nbig"
+"$GB" mk "$W/small" 10 ip || exit 111
+"$GB" mk "$W/nsmall" 10 name || exit 111
+for kind in ip name; do
+  d=$W/big; [ $kind = name ] && d=$W/nbig
+  t0=$(date +%s.%N)
+  "$GB" mk "$d" "$KEYS" $kind || exit 111
+  t1=$(date +%s.%N)
+  echo "made $KEYS state files ($kind keys) in $(echo "$t1 $t0" | awk '{ printf "%.1f", $1 - $2 }') s"
+done
 sync   # the files' writeback is the generator's cost, not the measured programs
 
-export PROTO=TCP TCPREMOTEIP=10.0.0.0
-unset RELAYCLIENT GREYLIST GREYLIST_WHITELIST GREYLIST_ONLY GREYLISTDIR
+# One key per address for the IP runs (the generator's keys are /32s);
+# the name runs use the built-in dynamic patterns, as a service without
+# GREYLIST_PATTERNS does (PAT=file: the pattern file read per connection).
+export PROTO=TCP TCPREMOTEIP=10.0.0.0 GREYLIST_V4PREFIX=32
+unset RELAYCLIENT GREYLIST GREYLIST_WHITELIST GREYLIST_ONLY GREYLISTDIR TCPREMOTEHOST GREYLIST_KEY GREYLIST_PATTERNS
+[ "${PAT:-}" = file ] && export GREYLIST_PATTERNS=control/dynamic-patterns
 best() { # name "wall cpu": keep the minimum of each in $wall_NAME, $cpu_NAME
   set -- "$1" $2
   eval "cur=\${wall_$1:-}"
@@ -145,18 +177,22 @@ best() { # name "wall cpu": keep the minimum of each in $wall_NAME, $cpu_NAME
 }
 i=0
 while [ $i -lt "$ROUNDS" ]; do
-  best true  "$("$GB" run "$N" 10 /bin/true)"
-  best rbl   "$(RBLSMTPD= "$GB" run "$N" 10 rblsmtpd /bin/true)"
-  best small "$("$GB" run "$N" 10 src/ipgreylist -d "$W/small" /bin/true)"
-  best big   "$("$GB" run "$N" "$KEYS" src/ipgreylist -d "$W/big" /bin/true)"
+  best true   "$("$GB" run "$N" 10 ip /bin/true)"
+  best rbl    "$(RBLSMTPD= "$GB" run "$N" 10 ip rblsmtpd /bin/true)"
+  best small  "$("$GB" run "$N" 10 ip src/ipgreylist -d "$W/small" /bin/true)"
+  best big    "$("$GB" run "$N" "$KEYS" ip src/ipgreylist -d "$W/big" /bin/true)"
+  best nsmall "$("$GB" run "$N" 10 name src/ipgreylist -d "$W/nsmall" /bin/true)"
+  best nbig   "$("$GB" run "$N" "$KEYS" name src/ipgreylist -d "$W/nbig" /bin/true)"
   i=$((i+1))
 done
-echo "wall ns per session: /bin/true $wall_true, rblsmtpd $wall_rbl, ipgreylist (10 keys) $wall_small, ipgreylist ($KEYS keys) $wall_big"
-echo "cpu ns per session:  /bin/true $cpu_true, rblsmtpd $cpu_rbl, ipgreylist (10 keys) $cpu_small, ipgreylist ($KEYS keys) $cpu_big"
-awk -v t="$wall_true" -v r="$wall_rbl" -v s="$wall_small" -v b="$wall_big" \
-    -v ct="$cpu_true" -v cr="$cpu_rbl" -v cs="$cpu_small" -v cb="$cpu_big" -v k="$KEYS" 'BEGIN {
-  printf "ipgreylist regular pass-through cost / rblsmtpd cost: %.2f (goal <= 0.8) [cpu: %.2f]\n", (s - t) / (r - t), (cs - ct) / (cr - ct)
-  printf "ipgreylist decision cost with %d keys / with 10 keys: %.2f (goal <= 1.2) [cpu: %.2f]\n", k, (b - t) / (s - t), (cb - ct) / (cs - ct) }'
+echo "wall ns per session: /bin/true $wall_true, rblsmtpd $wall_rbl, ipgreylist ip key (10 keys) $wall_small, ($KEYS keys) $wall_big, name key (10 keys) $wall_nsmall, ($KEYS keys) $wall_nbig"
+echo "cpu ns per session:  /bin/true $cpu_true, rblsmtpd $cpu_rbl, ipgreylist ip key (10 keys) $cpu_small, ($KEYS keys) $cpu_big, name key (10 keys) $cpu_nsmall, ($KEYS keys) $cpu_nbig"
+awk -v t="$wall_true" -v r="$wall_rbl" -v s="$wall_small" -v b="$wall_big" -v ns="$wall_nsmall" -v nb="$wall_nbig" \
+    -v ct="$cpu_true" -v cr="$cpu_rbl" -v cs="$cpu_small" -v cb="$cpu_big" -v cns="$cpu_nsmall" -v cnb="$cpu_nbig" -v k="$KEYS" 'BEGIN {
+  printf "ipgreylist regular pass-through cost / rblsmtpd cost, ip key: %.2f (goal <= 0.8) [cpu: %.2f]\n", (s - t) / (r - t), (cs - ct) / (cr - ct)
+  printf "ipgreylist regular pass-through cost / rblsmtpd cost, name key: %.2f (goal <= 0.8) [cpu: %.2f]\n", (ns - t) / (r - t), (cns - ct) / (cr - ct)
+  printf "ipgreylist decision cost with %d keys / with 10 keys, ip key: %.2f (goal <= 1.2) [cpu: %.2f]\n", k, (b - t) / (s - t), (cb - ct) / (cs - ct)
+  printf "ipgreylist decision cost with %d keys / with 10 keys, name key: %.2f (goal <= 1.2) [cpu: %.2f]\n", k, (nb - t) / (ns - t), (cnb - ct) / (cns - ct) }'
 
 sync
 t0=$(date +%s.%N)

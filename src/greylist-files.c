@@ -6,6 +6,7 @@
  * directories are opened with O_NOFOLLOW step by step, or in one lookup
  * with openat2(RESOLVE_NO_SYMLINKS) on the hot path. */
 #include <string.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -22,42 +23,44 @@
 
 /* ------------------------------------------------------------ the text */
 
-int nj_gl_read(int fd, const struct stat *s, unsigned long *count)
+ssize_t nj_glf_get(int fd, const struct stat *s, char *buf)
 {
-  char buf[NJ_GL_FILEMAX + 1];
   ssize_t r;
   if (s->st_size > 0) {                       /* the text in the file itself */
     if (s->st_size > NJ_GL_FILEMAX) return 0;
-    r = read(fd, buf, sizeof buf);
+    r = read(fd, buf, NJ_GL_FILEMAX + 1);
   } else {                                    /* the text in the attribute */
-    r = fgetxattr(fd, NJ_GL_XATTR, buf, sizeof buf);
+    r = fgetxattr(fd, NJ_GL_XATTR, buf, NJ_GL_FILEMAX + 1);
     if (r < 0 && (errno == ENODATA || errno == ENOTSUP || errno == ERANGE)) return 0;
   }
-  if (r < 0) return -1;
-  return nj_gl_parse(buf, (size_t)r, count);
+  if (r > NJ_GL_FILEMAX) return 0;
+  return r;
 }
 
-int nj_gl_write(int fd, int state, unsigned long count)
+int nj_glf_put(int fd, const char *text, size_t n)
 {
-  char buf[NJ_GL_FILEMAX];
-  size_t n = nj_gl_fmt(buf, state, count);
   ssize_t w;
-  if (!fsetxattr(fd, NJ_GL_XATTR, buf, n, 0)) return 0;
+  if (!fsetxattr(fd, NJ_GL_XATTR, text, n, 0)) return 0;
   if (errno != ENOTSUP) return errno;
-  w = write(fd, buf, n);                      /* no user attributes here */
+  w = write(fd, text, n);                     /* no user attributes here */
   if (w == (ssize_t)n) return 0;
   return w < 0 ? errno : ENOSPC;
 }
 
-int nj_glf_record(int fd, const struct stat *s, nj_glrec *r)
+int nj_glf_record(int fd, const struct stat *s, const nj_glkey *k, nj_glrec *r)
 {
-  int state;
-  r->count = 0;
+  char buf[NJ_GL_FILEMAX + 1];
+  ssize_t n;
+  memset(r, 0, offsetof(nj_glrec, text));
+  r->text[0] = 0;
+  r->textlen = 0;
   r->when = s->st_mtim;
   if (!S_ISREG(s->st_mode)) { r->found = NJ_GL_NOTFILE; return 0; }
-  state = nj_gl_read(fd, s, &r->count);
-  if (state < 0) return -1;
-  r->found = state;                           /* NJ_GL_CORRUPT is 0 */
+  n = nj_glf_get(fd, s, buf);
+  if (n < 0) return -1;
+  r->found = NJ_GL_CORRUPT;
+  if (n) nj_gl_parse(buf, (size_t)n, k, r);
+  r->when = s->st_mtim;                       /* the mtime is the reference time */
   return 0;
 }
 
@@ -125,11 +128,11 @@ static int fast_open(int top, const nj_glkey *k)
   return (int)syscall(SYS_openat2, top, rel, &how, sizeof how);
 }
 
-static int read_fd(nj_glstore *s, int fd, nj_glrec *r)
+static int read_fd(nj_glstore *s, int fd, const nj_glkey *k, nj_glrec *r)
 {
   struct stat st;
   if (fstat(fd, &st) < 0) return fail(s, "stat", errno);
-  if (nj_glf_record(fd, &st, r) < 0) return fail(s, "read", errno);
+  if (nj_glf_record(fd, &st, k, r) < 0) return fail(s, "read", errno);
   return 0;
 }
 
@@ -148,29 +151,33 @@ static int files_read(nj_glstore *s, const nj_glkey *k, nj_glrec *r)
   if (!leaf_is(f, k)) {
     f->fd = fast_open(f->top, k);
     if (f->fd >= 0) {
-      e = read_fd(s, f->fd, r);
+      e = read_fd(s, f->fd, k, r);
       if (e || r->found == NJ_GL_REGULAR) return e;
       release(&f->fd);
     }
   }
   e = leaf(f, k);
   if (e) return fail(s, "subdir", e);
-  memset(r, 0, sizeof *r);
+  memset(r, 0, offsetof(nj_glrec, text));
+  r->text[0] = 0;
+  r->textlen = 0;
   f->fd = openat(f->leaf, k->name, OPEN_RECORD);
   if (f->fd < 0) {
     if (errno == ENOENT) { r->found = NJ_GL_NONE; return 0; }
     if (errno == ELOOP) { r->found = NJ_GL_SYMLINK; return 0; }
     return fail(s, "open", errno);
   }
-  return read_fd(s, f->fd, r);
+  return read_fd(s, f->fd, k, r);
 }
 
 /* ------------------------------------------------------------ writing */
 
 /* Writes r's text into a new private temporary file in the leaf, its
  * mtime set to *mtime (0: now). 0 on success, else an errno value. */
-static int write_tmp(nj_glfiles *f, const nj_glrec *r, const struct timespec *mtime)
+static int write_tmp(nj_glfiles *f, const nj_glkey *k, const nj_glrec *r,
+                     const struct timespec *mtime)
 {
+  char text[NJ_GL_FILEMAX];
   int fd = -1, tries, e;
   if (!f->tmp[0]) {
     memcpy(f->tmp, ".tmp.", 5);
@@ -183,7 +190,7 @@ static int write_tmp(nj_glfiles *f, const nj_glrec *r, const struct timespec *mt
     unlinkat(f->leaf, f->tmp, 0);   /* left behind by a dead process of our pid */
   }
   if (fd < 0) return EEXIST;
-  e = nj_gl_write(fd, r->found, r->count);
+  e = nj_glf_put(fd, text, nj_gl_fmt(text, r, k));
   if (e) goto fail;
   if (mtime) {
     struct timespec ts[2];
@@ -203,15 +210,33 @@ static int write_tmp(nj_glfiles *f, const nj_glrec *r, const struct timespec *mt
 /* link(2) never replaces an entry, so of many simultaneous first
  * connections exactly one creates the record (the others get EEXIST), and
  * no one ever sees a half-written file. rename(2) replaces atomically. */
+/* A refresh, on the file just read: its text (LAST) rewritten in the
+ * attribute, then its mtime set to now. 0, or an errno value; ENOTSUP:
+ * the text is the file's data, to be replaced as a whole instead. */
+static int touch(nj_glfiles *f, const nj_glkey *k, const nj_glrec *r)
+{
+  char text[NJ_GL_FILEMAX];
+  struct stat st;
+  if (fstat(f->fd, &st) < 0) return errno;
+  if (st.st_size > 0) return ENOTSUP;
+  if (fsetxattr(f->fd, NJ_GL_XATTR, text, nj_gl_fmt(text, r, k), XATTR_REPLACE) < 0)
+    return errno == ENODATA ? ENOTSUP : errno;
+  return futimens(f->fd, 0) < 0 ? errno : 0;
+}
+
 static int files_write(nj_glstore *s, const nj_glkey *k, int how, const nj_glrec *r)
 {
   nj_glfiles *f = (nj_glfiles *)s;
   int e;
   s->op = 0;
-  if (how == NJ_GLW_TOUCH) return futimens(f->fd, 0) < 0 ? errno : 0;
+  if (how == NJ_GLW_TOUCH) {
+    e = touch(f, k, r);
+    if (e != ENOTSUP) return e;
+    how = NJ_GLW_REPLACE;
+  }
   e = leaf(f, k);
   if (e) return fail(s, "subdir", e);
-  e = write_tmp(f, r, how == NJ_GLW_KEEP ? &r->when : 0);
+  e = write_tmp(f, k, r, how == NJ_GLW_KEEP ? &r->when : 0);
   if (e) return e;
   if (how == NJ_GLW_CREATE) {
     e = linkat(f->leaf, f->tmp, f->leaf, k->name, 0) < 0 ? errno : 0;

@@ -1,6 +1,8 @@
 /* greylist.h: greylisting's keys, records and verdict, the stores that
  * hold the records (files, greylist-files.c), and ipgreylist's whitelist
  * cdb (tinycdb). Used by ipgreylist, ipgreylist-expire and ipgreylist-mkwl.
+ * Name keys need libpsl (glname.c): only a program that calls
+ * nj_gl_namekey, nj_gl_client or nj_gl_dynamic links it.
  *
  * Policy apart from mechanism, as in spamd's grey.c:
  *   key      what a client is known by (nj_glkey): a fan-out and a name;
@@ -23,34 +25,122 @@
 /* ------------------------------------------------------------------ keys */
 
 #define NJ_GL_NAMEMAX 72  /* a record's name plus NUL (room for 64 hex digits) */
-#define NJ_GL_FILEMAX 32  /* a valid record text is never longer */
+#define NJ_GL_TEXTMAX 600 /* longest canonical text (a triplet's two addresses) */
 #define NJ_GL_COUNTMAX 999999999UL
-#define NJ_GL_V4MIN 8     /* shortest GREYLIST_V4PREFIX */
+#define NJ_GL_V4MIN 8     /* shortest IPv4 prefix in a file name (round 1 allowed 8) */
 
-/* A store sees a key only as its name and its two fan-out levels, never
- * as an address: a key of another kind (a hashed one: the 64 hex digits
- * of a SHA-256 as name, its first two bytes as dir1 and dir2) is stored,
+/* Key kinds. An IP key (ip: a whole address, net: a prefix) keeps round
+ * 1's file name, built from the parsed binary address. Every other kind
+ * is stored under the hex SHA-256 of its canonical text, fanned out by
+ * the hash's first two bytes. The kind is the text's first word:
+ *   ip:192.0.2.9   net:192.0.2.0/24   net:2001:db8:1:2::/64
+ *   name:outlook.com                          (ipgreylist's name key)
+ *   trip:203.0.113.0/24:sender@example:rcpt@local      (a triplet)
+ *   pair:example.org:203.0.113.0/24           (a learned pair)
+ * The log says it as keyby=ip|net|name|... (nj_gl_kindname). */
+#define NJ_GLK_IP   1
+#define NJ_GLK_NET  2
+#define NJ_GLK_NAME 3
+#define NJ_GLK_TRIP 4
+#define NJ_GLK_PAIR 5
+
+/* A store sees a key only as its name, its two fan-out levels and its
+ * canonical text, never as client text: keys of every kind are stored,
  * read and expired by the same code. */
 typedef struct nj_glkey_s {
-  char name[NJ_GL_NAMEMAX]; /* "192.0.2.9", "192.0.2.0-24", "2001:db8:1:2::-64" */
+  int kind;                 /* NJ_GLK_* */
+  char name[NJ_GL_NAMEMAX]; /* "192.0.2.9", "192.0.2.0-24", "2001:db8:1:2::-64",
+                               or 64 lower-case hex digits */
   char dir1[3], dir2[3];    /* fan-out: DIR/dir1/dir2/name, two hex digits each */
-  unsigned int len;         /* prefix length of the key */
-  nj_ip ip;                 /* the masked address */
+  char text[NJ_GL_TEXTMAX + 1];   /* canonical text, kept in the record */
+  size_t textlen;
+  unsigned int len;         /* IP keys: the prefix length */
+  nj_ip ip;                 /* IP keys: the masked address */
 } nj_glkey;
 
-/* The state key of a client: IPv4 masked to v4prefix (8..32, else 32),
- * IPv6 masked to /64; the file name and the two fan-out directories
- * (from a hash of the binary key) are built from the binary address only. */
-extern void nj_gl_key(nj_glkey *k, const nj_ip *ip, unsigned int v4prefix);
-/* 1 when name is exactly a file name nj_gl_key makes (any v4 prefix);
- * k is filled. Used by ipgreylist-expire to recognise its files. */
-extern int nj_gl_name_parse(const char *name, nj_glkey *k);
+/* The IP key of a client: IPv4 masked to v4prefix (8..32, else 32),
+ * IPv6 to v6prefix (8..128, else 64); the file name and the fan-out (a
+ * hash of the binary key) come from the binary address only. kind is
+ * NJ_GLK_IP for a whole address, NJ_GLK_NET for a prefix. */
+extern void nj_gl_key(nj_glkey *k, const nj_ip *ip, unsigned int v4prefix,
+                      unsigned int v6prefix);
+/* A hashed key from its canonical text (n bytes): "KIND:PART", KIND one
+ * of name, trip, pair, PART 1 or more bytes of 0x21..0x7e, the whole at
+ * most NJ_GL_TEXTMAX. 1 with k filled (name: hex SHA-256 of the text;
+ * dir1, dir2: its first four digits), 0 when the text is not canonical
+ * (the caller falls back, or fails; nothing is ever stored under it). */
+extern int nj_gl_hashkey(nj_glkey *k, const char *text, size_t n);
+/* The canonical text of k after "KIND:" (for building a triplet's text
+ * from a client key), and its kind's log word ("ip", "net", "name",
+ * "trip", "pair"). */
+extern const char *nj_gl_keypart(const nj_glkey *k);
+extern const char *nj_gl_kindname(int kind);
+/* What a log line calls k: an IP key's name, a hashed key's first 8 hex
+ * digits (buf, 9 bytes). */
+extern const char *nj_gl_keylog(const nj_glkey *k, char *buf);
+/* 1 when name is exactly a file name nj_gl_key or nj_gl_hashkey makes,
+ * in the fan-out directories d1/d2 (0: any); k is filled (a hashed key
+ * without its text: textlen 0). Used by ipgreylist-expire to recognise
+ * its files. */
+extern int nj_gl_name_parse(const char *name, const char *d1, const char *d2, nj_glkey *k);
+/* An errno value as logged: "EACCES", "ENOSPC", ... or "errnoN". */
+extern const char *nj_gl_errname(int e);
+
+/* ------------------------------------------------------------- name keys */
+
+/* The organisation-domain key (glname.c, libpsl): for a client whose
+ * reverse-DNS name (TCPREMOTEHOST, checked forward by tcpserver -p) is
+ * not dynamic-looking, the key is the name's registrable domain under
+ * the Public Suffix List: every *.outbound.protection.outlook.com host
+ * is "name:outlook.com".
+ *
+ * nj_gl_hostname: the name in canonical form: lower case, one trailing
+ * dot dropped; only letters, digits, hyphens and dots, no empty label, a
+ * label at most 63 bytes, the whole at most 253. Returns the length
+ * written to out (room for 254), 0 when the name is not usable. */
+extern size_t nj_gl_hostname(char *out, const char *host, size_t n);
+/* Why a name did not give a key (logged as namekey=). */
+#define NJ_GLN_INVALID 1  /* not a host name by nj_gl_hostname */
+#define NJ_GLN_DYNAMIC 2  /* matches a dynamic-address pattern */
+#define NJ_GLN_PUBLIC  3  /* no registrable domain (a public suffix, one label) */
+extern const char *nj_gl_whyname(int why);
+/* The name key of host: 1 with k filled, else 0 and *why (NJ_GLN_INVALID
+ * or NJ_GLN_PUBLIC; the dynamic check is nj_gl_dynamic's). */
+extern int nj_gl_namekey(nj_glkey *k, const char *host, int *why);
+/* 1 when host matches a dynamic-address pattern: those of file (one
+ * POSIX extended expression a line, case-insensitive), or when file is 0
+ * or cannot be read (warned) the built-in copy of control/dynamic-patterns.
+ * A name too long to be one is dynamic. */
+extern int nj_gl_dynamic(const char *host, const char *file);
+
+/* How a client is keyed (GREYLIST_V4PREFIX, GREYLIST_V6PREFIX,
+ * GREYLIST_KEY, GREYLIST_PATTERNS). */
+typedef struct nj_glkeyconf_s {
+  unsigned int v4prefix;    /* 16..32, default 24 */
+  unsigned int v6prefix;    /* 32..128, default 64 */
+  int byname;               /* GREYLIST_KEY=name (default) or ip (0) */
+  const char *patterns;     /* the dynamic-pattern file, 0: built in */
+} nj_glkeyconf;
+#define NJ_GL_DEF_V4PREFIX 24
+#define NJ_GL_DEF_V6PREFIX 64
+/* Reads the variables (patterns: GREYLIST_PATTERNS, else popt); a bad
+ * value is warned about, naming it, and the default used. */
+extern void nj_gl_keyconf_env(nj_glkeyconf *c, const char *popt);
+/* The key that decides for a client: its name key when c->byname and
+ * host is a usable, non-dynamic name with a registrable domain, else its
+ * IP key. Returns the kind; *why says why a name present was not used
+ * (NJ_GLN_*), else 0. The seed (round 1's key: the whole IPv4 address,
+ * the IPv6 /64) is filled when it differs from k, for nj_gl_decide;
+ * returns with *hasseed 0 otherwise. */
+extern int nj_gl_client(nj_glkey *k, nj_glkey *seed, int *hasseed,
+                        const nj_ip *ip, const char *host,
+                        const nj_glkeyconf *c, int *why);
 
 /* --------------------------------------------------------------- records */
 
 /* What reading a key's record found. The first three are what a record
- * text says (nj_gl_parse and nj_gl_read give 0 for a text that does not
- * parse); the others are found where there is no record to parse. */
+ * text says (nj_gl_parse gives 0 for a text that does not parse); the
+ * others are found where there is no record to parse. */
 #define NJ_GL_CORRUPT 0   /* a text that does not parse (or is too long) */
 #define NJ_GL_PENDING 1   /* seen, not let through yet */
 #define NJ_GL_REGULAR 2   /* let through, and let through at once since */
@@ -58,52 +148,82 @@ extern int nj_gl_name_parse(const char *name, nj_glkey *k);
 #define NJ_GL_SYMLINK 4   /* files: a symlink at the record's name (never followed) */
 #define NJ_GL_NOTFILE 5   /* files: a directory, a fifo... at the record's name */
 
-/* A record as every store gives it. Today's files hold the state and the
- * count in their text and the time as their mtime; a richer record (first
- * seen, last pass, the key's canonical text, a format version) adds
- * fields here, and when stays the one time the verdict ages. */
+/* A record as every store gives it, and its text (version 2, one line,
+ * the same in every store):
+ *   2 STATE COUNT FIRST LAST TEXT\n
+ *   2 regular 3 1795000000 1795003600 name:outlook.com
+ * STATE pending or regular; COUNT the retries refused as too soon;
+ * FIRST the first attempt, LAST the last pass refresh (0: none yet), in
+ * Unix seconds; TEXT the key's canonical text. Numbers in decimal, no
+ * leading zeros. Round 1's text, "pending COUNT\n" or "regular COUNT\n",
+ * is version 1 and still read; it is rewritten as version 2 at its
+ * record's next write. */
+#define NJ_GL_VERSION 2
+#define NJ_GL_FILEMAX (NJ_GL_TEXTMAX + 64)   /* a valid record text is never longer */
 typedef struct nj_glrec_s {
   int found;              /* NJ_GL_* above */
+  unsigned int version;   /* of the text read: 1 or 2 (0: none) */
   unsigned long count;    /* retries refused as too soon, while pending */
-  struct timespec when;   /* first seen while pending, last pass once a
-                             regular (files: the mtime) */
+  int64_t first, last;    /* from the text: first attempt, last refresh (0: unknown) */
+  struct timespec when;   /* the reference time the verdict ages: first while
+                             pending, last once a regular (files: the mtime) */
+  char text[NJ_GL_TEXTMAX + 1];   /* the text's key, as read ("" in version 1) */
+  size_t textlen;
 } nj_glrec;
 
-/* A record's text: "pending COUNT\n" or "regular COUNT\n".
- * Returns NJ_GL_PENDING, NJ_GL_REGULAR, or 0 when invalid. */
-extern int nj_gl_parse(const char *buf, size_t n, unsigned long *count);
-/* Writes the text (at most NJ_GL_FILEMAX bytes); returns the length. */
-extern size_t nj_gl_fmt(char *buf, int state, unsigned long count);
+/* Parses a record text (n bytes) into r: found (NJ_GL_PENDING,
+ * NJ_GL_REGULAR, or NJ_GL_CORRUPT when it does not parse, or when k is
+ * given and a version-2 text names another key), version, count, first,
+ * last, text; when is set from first or last (a store with a time of its
+ * own, such as the files' mtime, sets it again). Returns r->found. */
+extern int nj_gl_parse(const char *buf, size_t n, const nj_glkey *k, nj_glrec *r);
+/* Writes r as a version-2 text of key k (at most NJ_GL_FILEMAX bytes);
+ * returns the length. */
+extern size_t nj_gl_fmt(char *buf, const nj_glrec *r, const nj_glkey *k);
 
 /* --------------------------------------------------------------- verdict */
 
 #define NJ_GL_DEF_MIN 300L
 #define NJ_GL_DEF_WINDOW 86400L
 #define NJ_GL_DEF_LIFETIME (36L * 86400L)
+#define NJ_GL_DEF_REFRESH 3600L
+#define NJ_GL_STEP 86400L        /* a record this far ahead is a clock step */
 #define NJ_GL_MAX_SECS (3650L * 86400L)
 
-/* The rule's times, in seconds. A later rule (a refresh interval, a
- * tolerated clock step) is a field here and a line in nj_gl_verdict. */
+/* The rule's times, in seconds. A zero refresh or step is round 1's
+ * rule: every pass refreshes, every record ahead of the clock is reset. */
 typedef struct nj_glpolicy_s {
   int64_t min;            /* GREYLIST_MIN: a retry sooner is refused again */
   int64_t window;         /* GREYLIST_WINDOW: a retry later starts over */
   int64_t lifetime;       /* GREYLIST_LIFETIME: a regular unseen longer
                              starts over */
+  int64_t refresh;        /* GREYLIST_REFRESH: a regular's record is
+                             refreshed once it is this old, not before */
+  int64_t step;           /* a record at most this far ahead of the clock
+                             is a clock step: it counts as now */
 } nj_glpolicy;
+#define NJ_GLPOLICY_DEFAULT { NJ_GL_DEF_MIN, NJ_GL_DEF_WINDOW, NJ_GL_DEF_LIFETIME, \
+                              NJ_GL_DEF_REFRESH, NJ_GL_STEP }
 
 /* GREYLIST_MIN above GREYLIST_WINDOW can never pass anyone: both get
- * their defaults, with a warning naming the values. */
+ * their defaults; GREYLIST_REFRESH above half the lifetime would let
+ * regulars lapse: it gets the default (at most half the lifetime). Each
+ * with a warning naming the values. */
 extern void nj_gl_policy_check(nj_glpolicy *p);
+/* Reads GREYLIST_MIN, GREYLIST_WINDOW, GREYLIST_LIFETIME and
+ * GREYLIST_REFRESH (a bad value: a warning, the default), step
+ * NJ_GL_STEP, then nj_gl_policy_check. */
+extern void nj_gl_policy_env(nj_glpolicy *p);
 
 /* Verdicts. */
 #define NJ_GLV_NEW      1  /* no record: one is made; 451 */
 #define NJ_GLV_TOO_SOON 2  /* pending, back before min: counted; 451 */
 #define NJ_GLV_PROMOTE  3  /* pending, back within the window: a regular; pass */
-#define NJ_GLV_REGULAR  4  /* a regular within its lifetime: refreshed; pass */
+#define NJ_GLV_REGULAR  4  /* a regular within its lifetime; pass */
 #define NJ_GLV_RESET    5  /* no usable record: a new one replaces it; 451 */
 /* Why a record was reset (logged as reset=, nj_gl_reason). */
 #define NJ_GLR_CORRUPT 1
-#define NJ_GLR_FUTURE  2
+#define NJ_GLR_FUTURE  2   /* more than a clock step ahead */
 #define NJ_GLR_LAPSED  3   /* a regular past its lifetime */
 #define NJ_GLR_STALE   4   /* pending past the window */
 #define NJ_GLR_SYMLINK 5
@@ -112,6 +232,10 @@ extern void nj_gl_policy_check(nj_glpolicy *p);
 typedef struct nj_glverdict_s {
   int is;                 /* NJ_GLV_* */
   int reason;             /* NJ_GLR_* for NJ_GLV_RESET, else 0 */
+  int refresh;            /* NJ_GLV_REGULAR: 1 when the record is due
+                             for its refresh */
+  int step;               /* 1: the record was ahead of the clock by a
+                             clock step, and aged as now */
 } nj_glverdict;
 
 /* The whole greylist rule, pure: what found (NJ_GL_*) means for a record
@@ -123,29 +247,33 @@ extern nj_glverdict nj_gl_verdict(int found, int64_t age, const nj_glpolicy *p);
 extern const char *nj_gl_reason(int reason);
 
 /* How a store writes the next record. */
+#define NJ_GLW_NONE    0  /* nothing to write (a regular not yet due) */
 #define NJ_GLW_CREATE  1  /* a new record where there is none (EEXIST: another
                              session made one first); its time now */
 #define NJ_GLW_REPLACE 2  /* replace the record atomically; its time now */
 #define NJ_GLW_KEEP    3  /* replace it atomically, keeping its time (when) */
-#define NJ_GLW_TOUCH   4  /* its time moves to now, nothing else changes */
+#define NJ_GLW_TOUCH   4  /* a refresh of the record just read: its time
+                             and its LAST move to now */
 /* The record a verdict leaves (pure), its time set to now; returns how to
  * write it (NJ_GLW_*). */
-extern int nj_gl_next(const nj_glrec *cur, int verdict,
+extern int nj_gl_next(const nj_glrec *cur, const nj_glverdict *v,
                       const struct timespec *now, nj_glrec *next);
 
 /* ---------------------------------------------------------------- stores */
 
 /* A store of records. Files implement it (nj_glfiles); another backend
- * (a shared database) is another struct with this one first. "Now" in a
- * write is the store's own clock (files: the file system's stamp). */
+ * (a shared database) is another struct with this one first, and stores
+ * the same record text (nj_gl_fmt, nj_gl_parse) under the key's name.
+ * "Now" in a write is the store's own clock (files: the file system's
+ * stamp). */
 typedef struct nj_glstore_s nj_glstore;
 struct nj_glstore_s {
   /* Reads k's record into r. 0, or an errno value: the state cannot be
    * read (op then names the step). */
   int (*read)(nj_glstore *s, const nj_glkey *k, nj_glrec *r);
-  /* Writes r as k's record, how = NJ_GLW_*, after reading k. 0, or an
-   * errno value (op names the step when the store knows better than the
-   * verdict does, else 0). */
+  /* Writes r as k's record (its text from nj_gl_fmt(r, k)), how =
+   * NJ_GLW_* but NONE, after reading k. 0, or an errno value (op names
+   * the step when the store knows better than the verdict does, else 0). */
   int (*write)(nj_glstore *s, const nj_glkey *k, int how, const nj_glrec *r);
   /* Where k's record lives, for logs: "DIR/xx/yy/NAME". */
   void (*where)(nj_glstore *s, const nj_glkey *k, char *buf, size_t max);
@@ -154,8 +282,13 @@ struct nj_glstore_s {
 
 typedef struct nj_gldecision_s {
   nj_glverdict v;
-  int64_t age;            /* of the record read (0 when there was none) */
+  int64_t age;            /* of the record read (0 when there was none, or
+                             when it was ahead by a clock step) */
+  int64_t ahead;          /* seconds the record was ahead of the clock, or 0 */
   unsigned long count;    /* the record's count after the decision */
+  int seeded;             /* 1: no record, but the seed was a regular, so
+                             k was made a regular from it */
+  int written;            /* how the record was written (NJ_GLW_*) */
   int werr;               /* errno of a write that failed without changing
                              this session's outcome (logged as error=), or 0 */
   const char *op;         /* when nj_gl_decide fails: the step */
@@ -163,12 +296,14 @@ typedef struct nj_gldecision_s {
 
 /* One decision for key k: reads its record from s, judges it, writes the
  * record it leaves (again, when a simultaneous session made the record
- * first). 0: decided, d filled. Else an errno value: state could not be
- * read or written where the outcome depends on it; d->op names the step
- * ("open-dir", "subdir", "open", "stat", "read", "create", "reset"), and
- * the caller fails open or closed. */
-extern int nj_gl_decide(nj_glstore *s, const nj_glkey *k, const nj_glpolicy *p,
-                        nj_gldecision *d);
+ * first). When k has no record and seed is given (the key the client had
+ * before an upgrade), a live regular under seed makes k a regular at
+ * once (d->seeded). 0: decided, d filled. Else an errno value: state
+ * could not be read or written where the outcome depends on it; d->op
+ * names the step ("open-dir", "subdir", "open", "stat", "read",
+ * "create", "reset"), and the caller fails open or closed. */
+extern int nj_gl_decide(nj_glstore *s, const nj_glkey *k, const nj_glkey *seed,
+                        const nj_glpolicy *p, nj_gldecision *d);
 
 /* The file store (greylist-files.c): one empty file per key under
  * DIR/xx/yy/, its text in the extended attribute NJ_GL_XATTR so that it
@@ -187,15 +322,17 @@ typedef struct nj_glfiles_s {
 } nj_glfiles;
 extern void nj_glf_init(nj_glfiles *f, const char *dir);
 extern void nj_glf_close(nj_glfiles *f);
-/* The record in the open file fd (s from fstat on it): found (NJ_GL_NOTFILE
- * when it is not a regular file), count, when. 0, or -1 on a read error
- * (errno). ipgreylist-expire reads its files with it too. */
-extern int nj_glf_record(int fd, const struct stat *s, nj_glrec *r);
-/* A record text, from either place (s from fstat on fd): NJ_GL_PENDING,
- * NJ_GL_REGULAR, 0 when invalid or missing, -1 on a read error (errno).
- * nj_gl_write stores the text on a new file: 0, or an errno value. */
-extern int nj_gl_read(int fd, const struct stat *s, unsigned long *count);
-extern int nj_gl_write(int fd, int state, unsigned long count);
+/* The record in the open file fd (s from fstat on it) as the file store
+ * reads it for key k (0: any key): found (NJ_GL_NOTFILE when it is not a
+ * regular file), its text's fields, when = the mtime. 0, or -1 on a read
+ * error (errno). ipgreylist-expire reads its files with it too. */
+extern int nj_glf_record(int fd, const struct stat *s, const nj_glkey *k, nj_glrec *r);
+/* A record's text, from either place (s from fstat on fd), into buf
+ * (NJ_GL_FILEMAX + 1 bytes): its length, 0 when missing or too long, -1
+ * on a read error (errno). nj_glf_put stores a text on a new file (in
+ * the attribute, else as its data): 0, or an errno value. */
+extern ssize_t nj_glf_get(int fd, const struct stat *s, char *buf);
+extern int nj_glf_put(int fd, const char *text, size_t n);
 
 /* ------------------------------------------------------------- whitelist */
 

@@ -1,6 +1,8 @@
-/* ipgreylist-expire: removes ipgreylist's stale state files: pending keys
- * older than GREYLIST_WINDOW and regulars older than GREYLIST_LIFETIME,
- * plus corrupt or future-dated files and old temporary files. A record
+/* ipgreylist-expire: removes greylisting's stale state files, of every
+ * key kind (IP keys, name keys, triplets, pairs: one record format), in
+ * one or more directories: pending keys older than GREYLIST_WINDOW and
+ * regulars older than GREYLIST_LIFETIME, plus corrupt files, files more
+ * than a clock step in the future, and old temporary files. A record
  * goes exactly when ipgreylist's own verdict (nj_gl_verdict, over the
  * record read as the file store reads it) would reset it, so the two can
  * never disagree. Safe while sessions run: a file is moved aside, checked
@@ -23,7 +25,7 @@
 #include "najimi.h"
 #include "greylist.h"
 
-#define USAGE "ipgreylist-expire [ -n ] [ -v ] [ -j workers ] dir"
+#define USAGE "ipgreylist-expire [ -n ] [ -v ] [ -j workers ] dir..."
 #define TMP_AGE 3600      /* a temporary file this old was left by a crash */
 #define MAXWORKERS 16
 
@@ -62,7 +64,7 @@ static size_t cat(char *line, size_t len, const char *s)
 /* One line per removed file with -v, written whole with one write(), so
  * that the lines of parallel workers never mix. */
 static void report(const char *what, const char *d1, const char *d2,
-                   const char *name, long long age)
+                   const char *name, long long age, const char *text)
 {
   char line[LINEMAX];
   char num[ULONG_FMT + 1];
@@ -84,6 +86,12 @@ static void report(const char *what, const char *d1, const char *d2,
   len = cat(line, len, d2);
   len = cat(line, len, "/");
   len = cat(line, len, name);
+  if (text && *text) {
+    char san[NJ_LOGVAL + 4];
+    nj_sanitise(san, NJ_LOGVAL, text, strlen(text));
+    len = cat(line, len, " text=");
+    len = cat(line, len, san);
+  }
   line[len++] = '\n';
   if (allwrite(1, line, len) < len) strerr_diefu1sys(111, "write to stdout");
 }
@@ -121,10 +129,10 @@ static int remove_stale(int dfd, const char *name, const struct stat *was)
  * would: 1 and *what when the verdict is a reset (it goes), 0 when it is
  * kept, -1 when it went meanwhile or cannot be read (then warned). */
 static int judge(int dfd, const char *name, const struct stat *ls, int64_t age,
-                 const char **what, const char *d1, const char *d2)
+                 const char **what, const char *d1, const char *d2, nj_glrec *r)
 {
   struct stat fs;
-  nj_glrec r;
+  nj_glkey k;
   nj_glverdict v;
   int e, fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   if (fd < 0) {
@@ -137,10 +145,12 @@ static int judge(int dfd, const char *name, const struct stat *ls, int64_t age,
     close(fd);                  /* replaced or refreshed meanwhile: in use */
     return 0;
   }
-  e = nj_glf_record(fd, &fs, &r) < 0 ? errno : 0;
+  /* an IP key's record must be its own; a hashed one is judged as read */
+  nj_gl_name_parse(name, 0, 0, &k);
+  e = nj_glf_record(fd, &fs, &k, r) < 0 ? errno : 0;
   close(fd);
   if (e) { errno = e; warn_sys("read", d1, d2, name); return -1; }
-  v = nj_gl_verdict(r.found, age, &pol);
+  v = nj_gl_verdict(r->found, age, &pol);
   if (v.is != NJ_GLV_RESET) return 0;
   *what = v.reason == NJ_GLR_STALE ? "stale" : v.reason == NJ_GLR_LAPSED ? "lapsed" : "corrupt";
   return 1;
@@ -154,6 +164,7 @@ static void leaf(int dfd, const char *d1, const char *d2)
   for (;;) {
     struct stat s;
     nj_glkey k;
+    static nj_glrec r_rec;
     const char *what = 0;
     int64_t age;
     int r;
@@ -165,16 +176,17 @@ static void leaf(int dfd, const char *d1, const char *d2)
     }
     if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
       continue;
+    r_rec.text[0] = 0;
     if (!strncmp(e->d_name, ".tmp.", 5) || !strncmp(e->d_name, ".expire.", 8)) {
       if (!strcmp(e->d_name, aside)) continue;
       if (fstatat(dfd, e->d_name, &s, AT_SYMLINK_NOFOLLOW) < 0) continue;
       if (!S_ISREG(s.st_mode) || now - s.st_mtime < TMP_AGE) continue;
       if (!dryrun && unlinkat(dfd, e->d_name, 0) < 0) { warn_sys("remove", d1, d2, e->d_name); continue; }
       n.tmp++;
-      report("tmp", d1, d2, e->d_name, (long long)(now - s.st_mtime));
+      report("tmp", d1, d2, e->d_name, (long long)(now - s.st_mtime), 0);
       continue;
     }
-    if (!nj_gl_name_parse(e->d_name, &k) || strcmp(k.dir1, d1) || strcmp(k.dir2, d2)) {
+    if (!nj_gl_name_parse(e->d_name, d1, d2, &k)) {
       n.skipped++;
       continue;
     }
@@ -189,7 +201,7 @@ static void leaf(int dfd, const char *d1, const char *d2)
     now = time(0);
     age = (int64_t)now - (int64_t)s.st_mtime;
     if (age >= 0 && age <= keepall) { n.kept++; continue; }   /* not even read */
-    r = judge(dfd, e->d_name, &s, age, &what, d1, d2);
+    r = judge(dfd, e->d_name, &s, age, &what, d1, d2, &r_rec);
     if (r < 0) continue;
     if (r > 0) r = remove_stale(dfd, e->d_name, &s);
     if (r < 0) { warn_sys("remove", d1, d2, e->d_name); continue; }
@@ -197,7 +209,7 @@ static void leaf(int dfd, const char *d1, const char *d2)
     if (what[0] == 's') n.stale++;
     else if (what[0] == 'l') n.lapsed++;
     else n.corrupt++;
-    report(what, d1, d2, e->d_name, age);
+    report(what, d1, d2, e->d_name, age, r_rec.text);
   }
   closedir(dir);
 }
@@ -254,6 +266,7 @@ static void walk(int dfd)
     pid_t pid = fork();
     if (pid < 0) { mine[i] = 1; pids[i] = 0; continue; }
     if (!pid) {
+      memset(&n, 0, sizeof n);   /* its own counts: the parent's are added already */
       memset(mine, 0, sizeof mine);
       mine[i] = 1;
       close(p[0]);
@@ -311,7 +324,7 @@ static void summary(void)
 int main(int argc, char const *const *argv)
 {
   subgetopt l = SUBGETOPT_ZERO;
-  int dfd, optj = 0;
+  int dfd, optj = 0, i;
 
   nj_version_opt(argc, argv);
   for (;;) {
@@ -326,16 +339,12 @@ int main(int argc, char const *const *argv)
   }
   argc -= l.ind;
   argv += l.ind;
-  if (argc != 1) strerr_dieusage(100, USAGE);
-  topdir = argv[0];
+  if (argc < 1) strerr_dieusage(100, USAGE);
 
-  /* The rule's times as ipgreylist reads them. The minimum delay never
-   * makes a record go, but above the window it makes ipgreylist use the
-   * default window, and then so must this. */
-  pol.min = (int64_t)nj_env_ulong("GREYLIST_MIN", NJ_GL_DEF_MIN, 0, NJ_GL_MAX_SECS, 0);
-  pol.window = (int64_t)nj_env_ulong("GREYLIST_WINDOW", NJ_GL_DEF_WINDOW, 1, NJ_GL_MAX_SECS, 0);
-  pol.lifetime = (int64_t)nj_env_ulong("GREYLIST_LIFETIME", NJ_GL_DEF_LIFETIME, 1, NJ_GL_MAX_SECS, 0);
-  nj_gl_policy_check(&pol);
+  /* The rule's times as ipgreylist reads them (nj_gl_policy_env). The
+   * minimum delay never makes a record go, but above the window it makes
+   * ipgreylist use the default window, and then so must this. */
+  nj_gl_policy_env(&pol);
   keepall = pol.window < pol.lifetime ? pol.window : pol.lifetime;
   now = time(0);
   memcpy(aside, ".expire.", 8);
@@ -345,10 +354,20 @@ int main(int argc, char const *const *argv)
     workers = c < 1 ? 1 : c > MAXWORKERS ? MAXWORKERS : (unsigned int)c;
   }
 
-  dfd = open(topdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) strerr_diefu2sys(111, "open ", topdir);
-  walk(dfd);
-  close(dfd);
+  /* every directory before the summary: one that cannot be opened is
+   * fatal before any is walked */
+  for (i = 0; i < argc; i++) {
+    struct stat st;
+    if (stat(argv[i], &st) < 0) strerr_diefu2sys(111, "open ", argv[i]);
+    if (!S_ISDIR(st.st_mode)) { errno = ENOTDIR; strerr_diefu2sys(111, "open ", argv[i]); }
+  }
+  for (i = 0; i < argc; i++) {
+    topdir = argv[i];
+    dfd = open(topdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) strerr_diefu2sys(111, "open ", topdir);
+    walk(dfd);
+    close(dfd);
+  }
   summary();
   return n.errors ? 111 : 0;
 }

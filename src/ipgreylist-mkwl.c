@@ -1,7 +1,10 @@
-/* ipgreylist-mkwl: compiles ipgreylist's whitelist source (stdin) into a
- * cdb, as tcprules does: written to a temporary file, synced, renamed.
+/* ipgreylist-mkwl: compiles ipgreylist's whitelist sources (the files
+ * named, in order, or stdin) into one cdb, as tcprules does: written to a
+ * temporary file, synced, renamed.
  *
  *   ipgreylist-mkwl greylist-whitelist.cdb greylist-whitelist.tmp < greylist-whitelist
+ *   ipgreylist-mkwl greylist-whitelist.cdb greylist-whitelist.tmp \
+ *     greylist-whitelist greylist-known-senders
  *
  * One entry a line, then an optional expiry date, then an optional comment:
  *   192.0.2.7                 a single address
@@ -22,12 +25,13 @@
 #include "najimi.h"
 #include "greylist.h"
 
-#define USAGE "ipgreylist-mkwl cdb tmp < source"
+#define USAGE "ipgreylist-mkwl cdb tmp [ source... ] (or < source)"
 #define LINEMAX 1000
 
 const char *PROG = "ipgreylist-mkwl";
 
 static nj_tmpfile tmp = NJ_TMPFILE_ZERO;
+static const char *source;   /* the file being read, 0: stdin */
 
 static void die_line(unsigned long line, const char *what) __attribute__((noreturn));
 static void die_line(unsigned long line, const char *what)
@@ -35,6 +39,7 @@ static void die_line(unsigned long line, const char *what)
   char ln[ULONG_FMT];
   ln[ulong_fmt(ln, line)] = 0;
   nj_tmp_abort(&tmp);
+  if (source) strerr_dief(100, source, " line ", ln, ": ", what);
   strerr_dief(100, "line ", ln, ": ", what);
 }
 
@@ -83,30 +88,50 @@ static int add(struct cdb_make *cm, char *entry, unsigned long lineno, int64_t t
   return last < today;
 }
 
+/* Adds every entry of the text in sa; returns how many had expired. */
+static unsigned long add_all(struct cdb_make *cm, stralloc *sa, int64_t today)
+{
+  unsigned long expired = 0;
+  nj_ctl c;
+  char *entry;
+  size_t n;
+  int r;
+  nj_ctl_init(&c, sa->s, sa->len, NJ_CTL_TEXT | NJ_CTL_HASHWORD | NJ_CTL_NONUL, LINEMAX);
+  while ((r = nj_ctl_next(&c, &entry, &n))) {
+    if (r < 0) die_line(c.line, c.why);
+    expired += (unsigned long)add(cm, entry, c.line, today);
+  }
+  return expired;
+}
+
+/* The source: file (0: stdin), whole, with room for one more byte. */
+static void slurp_source(stralloc *sa, const char *file)
+{
+  int fd = file ? open_read(file) : 0;
+  sa->len = 0;
+  if (fd < 0 || !slurp(sa, fd) || !stralloc_readyplus(sa, 1)) {
+    nj_tmp_abort(&tmp);
+    strerr_diefu2sys(111, "read ", file ? file : "standard input");
+  }
+  if (file) fd_close(fd);
+}
+
 int main(int argc, char const *const *argv)
 {
   stralloc sa = STRALLOC_ZERO;
   struct cdb_make cm;
-  nj_ctl c;
   unsigned long expired = 0;
   int64_t today = nj_day((int64_t)time(0));
-  char *entry;
-  size_t n;
-  int r;
+  int i;
 
   nj_version_opt(argc, argv);
-  if (argc != 3) strerr_dieusage(100, USAGE);
+  if (argc < 3) strerr_dieusage(100, USAGE);
   nj_tmp_open(&tmp, argv[1], argv[2]);
   if (cdb_make_start(&cm, tmp.fd) < 0) nj_tmp_die(&tmp, "write ");
-
-  if (!slurp(&sa, 0) || !stralloc_readyplus(&sa, 1)) {
-    nj_tmp_abort(&tmp);
-    strerr_diefu1sys(111, "read standard input");
-  }
-  nj_ctl_init(&c, sa.s, sa.len, NJ_CTL_TEXT | NJ_CTL_HASHWORD | NJ_CTL_NONUL, LINEMAX);
-  while ((r = nj_ctl_next(&c, &entry, &n))) {
-    if (r < 0) die_line(c.line, c.why);
-    expired += (unsigned long)add(&cm, entry, c.line, today);
+  for (i = 3; i < argc || (i == 3 && argc == 3); i++) {
+    source = i < argc ? argv[i] : 0;
+    slurp_source(&sa, source);
+    expired += add_all(&cm, &sa, today);
   }
   stralloc_free(&sa);
 

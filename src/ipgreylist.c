@@ -1,18 +1,20 @@
-/* ipgreylist: IP greylisting, the "o-najimi-san" way. A client address
- * seen for the first time is asked to come back later (451); one that
- * comes back after GREYLIST_MIN seconds, within GREYLIST_WINDOW, becomes a
- * regular and walks straight in for GREYLIST_LIFETIME. One small file per
- * key under DIR/xx/yy/, whose mtime is the reference time. The rule is
- * nj_gl_verdict (greylist.c), the files are greylist-files.c; main reads
- * top to bottom: options, tcprules' verdicts, whitelist, selective mode,
- * then the key, its decision (record, verdict, record) and the act. */
+/* ipgreylist: IP greylisting, the "o-najimi-san" way. A client seen for
+ * the first time is asked to come back later (451); one that comes back
+ * after GREYLIST_MIN seconds, within GREYLIST_WINDOW, becomes a regular
+ * and walks straight in for GREYLIST_LIFETIME. A client is known by its
+ * key: the registrable domain of its reverse-DNS name (name key), else
+ * its address's /24 or /64 (IP keys). One small file per key under
+ * DIR/xx/yy/, whose mtime is the reference time. The rule is
+ * nj_gl_verdict (greylist.c), the key glname.c, the files
+ * greylist-files.c; main reads top to bottom: options, tcprules'
+ * verdicts, whitelist, selective mode, then the key, its decision
+ * (record, verdict, record) and the act. */
 #include <errno.h>
 #include <string.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <fcntl.h>
-#include <regex.h>
 #include <time.h>
 #include <sys/stat.h>
 #include <skalibs/bytestr.h>
@@ -22,13 +24,10 @@
 #include <skalibs/djbunix.h>
 #include "najimi.h"
 #include "greylist.h"
-#include "patterns.h"   /* builtin_patterns, from control/dynamic-patterns */
 
 #define USAGE "ipgreylist [ -D ] [ -c ] [ -t timeout ] [ -d dir ] [ -w whitelist.cdb ] [ -p patterns ] prog [ args... ]"
 
 #define TEXTMAX 200
-#define PATTERNS_MAX 65536
-typedef char patterns_fit[sizeof builtin_patterns <= PATTERNS_MAX ? 1 : -1];
 
 const char *PROG = "ipgreylist";
 
@@ -36,7 +35,8 @@ static struct {
   const char *ipname;         /* canonical client address, or 0 */
   const char *raw;            /* $TCPREMOTEIP as given, for logs only */
   int at_data;                /* -D */
-  int fail_closed;            /* -c */
+  int fail_closed;            /* -c, GREYLIST_FAILCLOSED */
+  int observe;                /* GREYLIST_OBSERVE: log would=, let through */
   unsigned int timeout;       /* -t */
   int wl_expired;             /* only an expired whitelist entry matched */
   char const *const *next;    /* the next program */
@@ -75,33 +75,6 @@ static void reply_text(char *buf, const char *prefix, const char *text)
   buf[n] = 0;
 }
 
-static const char *errname(int e)
-{
-  static char num[UINT_FMT + 6];
-  switch (e) {
-    case EACCES: return "EACCES";
-    case EPERM: return "EPERM";
-    case EROFS: return "EROFS";
-    case ENOSPC: return "ENOSPC";
-    case EDQUOT: return "EDQUOT";
-    case EMFILE: return "EMFILE";
-    case ENFILE: return "ENFILE";
-    case ENOENT: return "ENOENT";
-    case ENOTDIR: return "ENOTDIR";
-    case ELOOP: return "ELOOP";
-    case EISDIR: return "EISDIR";
-    case EIO: return "EIO";
-    case EEXIST: return "EEXIST";
-    case EPROTO: return "EPROTO";
-    case ENOMEM: return "ENOMEM";
-    case ENAMETOOLONG: return "ENAMETOOLONG";
-    default:
-      memcpy(num, "errno", 5);
-      num[5 + uint_fmt(num + 5, (unsigned int)e)] = 0;
-      return num;
-  }
-}
-
 static void start(nj_log *l, const char *action)
 {
   nj_log_start(l, action, g.ipname);
@@ -125,6 +98,18 @@ static void deny(nj_log *l, const char *reply, int at_data)
   refuse(reply, at_data);
 }
 
+/* A refusal of the greylist's own (a stranger, too soon, no address, a
+ * state failure with -c): in observe mode it is logged as would=CODE and
+ * the session let through. */
+static void grey(nj_log *l, const char *reply) __attribute__((noreturn));
+static void grey(nj_log *l, const char *reply)
+{
+  char code[4] = { reply[0], reply[1], reply[2], 0 };
+  if (!g.observe) deny(l, reply, g.at_data);
+  nj_log_str(l, "would", code);
+  pass(l);
+}
+
 /* ---------------------------------------------------------------- state */
 
 /* A state failure: the decision cannot be made. Fail open (the next
@@ -137,102 +122,59 @@ static void state_fail(const char *key, const char *op, const char *path, int e)
   nj_log_str(&l, NJ_K_KEY, key);
   nj_log_str(&l, "op", op);
   nj_log_str(&l, "path", path);
-  nj_log_str(&l, "errno", errname(e));
+  nj_log_str(&l, "errno", nj_gl_errname(e));
   if (g.fail_closed)
-    deny(&l, "451 4.3.0 temporary local problem, please try again later", g.at_data);
+    grey(&l, "451 4.3.0 temporary local problem, please try again later");
   nj_log_str(&l, "then", "pass");
   pass(&l);
 }
 
+/* The key's part of a decision line: key=, keyby=, the name key's
+ * domain=, or why a name present gave no key (namekey=). */
+static void key_fields(nj_log *l, const nj_glkey *k, int why)
+{
+  char hash[9];
+  nj_log_str(l, NJ_K_KEY, nj_gl_keylog(k, hash));
+  nj_log_str(l, "keyby", nj_gl_kindname(k->kind));
+  if (k->kind == NJ_GLK_NAME) nj_log_str(l, "domain", nj_gl_keypart(k));
+  if (why) nj_log_str(l, "namekey", nj_gl_whyname(why));
+}
+
 /* The decision's one log line, then its reply or the next program. */
-static void act(const nj_glkey *k, const nj_gldecision *d, const nj_glpolicy *p) __attribute__((noreturn));
-static void act(const nj_glkey *k, const nj_gldecision *d, const nj_glpolicy *p)
+static void act(const nj_glkey *k, int why, const nj_glkey *seed,
+                const nj_gldecision *d, const nj_glpolicy *p) __attribute__((noreturn));
+static void act(const nj_glkey *k, int why, const nj_glkey *seed,
+                const nj_gldecision *d, const nj_glpolicy *p)
 {
   nj_log l;
+  static const char *const action[] = { "", "new", "too-soon", "pass", "regular", "new" };
+  start(&l, action[d->v.is]);
+  key_fields(&l, k, why);
+  /* a stranger's record is new: age 0 (a reset's old age is its was=) */
+  nj_log_ulong(&l, NJ_K_AGE, d->v.is == NJ_GLV_NEW || d->v.is == NJ_GLV_RESET ? 0 : (unsigned long)d->age);
+  if (d->ahead) nj_log_ulong(&l, "ahead", (unsigned long)d->ahead);
   switch (d->v.is) {
     case NJ_GLV_NEW:
     case NJ_GLV_RESET:
-      start(&l, "new");
-      nj_log_str(&l, NJ_K_KEY, k->name);
-      nj_log_ulong(&l, NJ_K_AGE, 0);
       if (d->v.is == NJ_GLV_RESET) {
         nj_log_str(&l, "reset", nj_gl_reason(d->v.reason));
         if (d->v.reason == NJ_GLR_LAPSED || d->v.reason == NJ_GLR_STALE)
           nj_log_ulong(&l, "was", (unsigned long)d->age);
       }
-      deny(&l, "451 4.7.1 greylisted: this address is new here, please try again later", g.at_data);
+      grey(&l, "451 4.7.1 greylisted: this address is new here, please try again later");
     case NJ_GLV_TOO_SOON:
-      start(&l, "too-soon");
-      nj_log_str(&l, NJ_K_KEY, k->name);
-      nj_log_ulong(&l, NJ_K_AGE, (unsigned long)d->age);
       nj_log_ulong(&l, "count", d->count);
       nj_log_ulong(&l, "min", (unsigned long)p->min);
-      if (d->werr) nj_log_str(&l, "error", errname(d->werr));
-      deny(&l, "451 4.7.1 greylisted: retried too soon, please try again later", g.at_data);
+      if (d->werr) nj_log_str(&l, "error", nj_gl_errname(d->werr));
+      grey(&l, "451 4.7.1 greylisted: retried too soon, please try again later");
     case NJ_GLV_PROMOTE:
-      start(&l, "pass");
-      nj_log_str(&l, NJ_K_KEY, k->name);
-      nj_log_ulong(&l, NJ_K_AGE, (unsigned long)d->age);
       nj_log_ulong(&l, "count", d->count);
       break;
     default:
-      start(&l, "regular");
-      nj_log_str(&l, NJ_K_KEY, k->name);
-      nj_log_ulong(&l, NJ_K_AGE, (unsigned long)d->age);
+      if (d->seeded) nj_log_str(&l, "from", seed->name);
   }
-  if (d->werr) nj_log_str(&l, "error", errname(d->werr));
+  if (d->werr) nj_log_str(&l, "error", nj_gl_errname(d->werr));
   pass(&l);
-}
-
-/* ---------------------------------------------------- selective mode */
-
-/* 1 when the lower-case name matches one of the patterns in text (len
- * bytes, room for one more), read as a control file. */
-static int matches(const char *lower, char *text, size_t len, const char *file)
-{
-  nj_ctl c;
-  char *pat;
-  size_t n;
-  nj_ctl_init(&c, text, len, NJ_CTL_TEXT, 0);
-  while (nj_ctl_next(&c, &pat, &n) > 0) {
-    regex_t re;
-    int r;
-    if (regcomp(&re, pat, REG_EXTENDED | REG_ICASE | REG_NOSUB)) {
-      char ln[ULONG_FMT];
-      ln[ulong_fmt(ln, c.line)] = 0;
-      strerr_warnw("invalid pattern in ", file, " line ", ln, ", skipped");
-      continue;
-    }
-    r = regexec(&re, lower, 0, 0, 0);
-    regfree(&re);
-    if (!r) return 1;
-  }
-  return 0;
-}
-
-/* 1 when host matches one of the dynamic-address patterns: those of
- * file, or when there is none (or it cannot be read) the built-in copy
- * of control/dynamic-patterns (patterns.h, made from it by make). */
-static int dynamic(const char *host, const char *file)
-{
-  static char text[PATTERNS_MAX + 1];
-  char lower[256];
-  size_t n = strlen(host);
-  ssize_t got = -1;
-
-  if (n >= sizeof lower) return 1;            /* no real host name is that long */
-  memcpy(lower, host, n + 1);
-  case_lowerb(lower, n);
-  if (file) {
-    got = openreadnclose(file, text, PATTERNS_MAX);
-    if (got < 0) strerr_warnw("pattern file ", file, " cannot be read: ", errname(errno), ", using the built-in list");
-  }
-  if (got < 0) {
-    file = "the built-in list";
-    got = (ssize_t)sizeof builtin_patterns - 1;
-    memcpy(text, builtin_patterns, sizeof builtin_patterns);
-  }
-  return matches(lower, text, (size_t)got, file);
 }
 
 /* ---------------------------------------------------------------- main */
@@ -300,14 +242,14 @@ static void tcprules(void)
   }
 }
 
-/* The rule's times and the key's IPv4 prefix, from the environment. */
-static unsigned int policy(nj_glpolicy *p)
+/* The settings of the decision, from the environment (which wins over
+ * the options). */
+static void settings(nj_glpolicy *p, nj_glkeyconf *kc)
 {
-  p->min = (int64_t)nj_env_ulong("GREYLIST_MIN", NJ_GL_DEF_MIN, 0, NJ_GL_MAX_SECS, 0);
-  p->window = (int64_t)nj_env_ulong("GREYLIST_WINDOW", NJ_GL_DEF_WINDOW, 1, NJ_GL_MAX_SECS, 0);
-  p->lifetime = (int64_t)nj_env_ulong("GREYLIST_LIFETIME", NJ_GL_DEF_LIFETIME, 1, NJ_GL_MAX_SECS, 0);
-  nj_gl_policy_check(p);
-  return (unsigned int)nj_env_ulong("GREYLIST_V4PREFIX", 32, NJ_GL_V4MIN, 32, 0);
+  nj_gl_policy_env(p);
+  nj_gl_keyconf_env(kc, opt.p);
+  g.fail_closed = (int)nj_env_ulong("GREYLIST_FAILCLOSED", (unsigned long)g.fail_closed, 0, 1, 0);
+  g.observe = (int)nj_env_ulong("GREYLIST_OBSERVE", 0, 0, 1, 0);
 }
 
 /* The whitelist cdb, reopened for every connection. */
@@ -325,19 +267,19 @@ static void whitelist(const char *wl, const nj_ip *ip, const char *host)
     }
     if (r < 0)
       strerr_warnw("whitelist ", wl, errno == EPROTO ? " is corrupt" : " cannot be read: ",
-                   errno == EPROTO ? "" : errname(errno), ", treated as empty");
+                   errno == EPROTO ? "" : nj_gl_errname(errno), ", treated as empty");
   }
 }
 
 /* Selective mode: only suspicious clients are greylisted. */
-static void selective(const char *host)
+static void selective(const char *host, const char *patterns)
 {
   const char *s;
   nj_log log;
   s = getenv("GREYLIST_ONLY");
   if (s && *s) {
     if (!strcmp(s, "suspicious")) {
-      if (host && *host && !dynamic(host, env_or("GREYLIST_PATTERNS", opt.p))) {
+      if (host && *host && !nj_gl_dynamic(host, patterns)) {
         start(&log, "not-suspicious");
         nj_log_str(&log, "host", host);
         pass(&log);
@@ -353,12 +295,12 @@ static void selective(const char *host)
 int main(int argc, char const *const *argv)
 {
   const char *host, *dir;
-  char ipstr[NJ_IPFMT], path[400];
-  unsigned int v4prefix;
+  char ipstr[NJ_IPFMT], path[400], hashname[9];
   nj_ip ip;
-  int have_ip, e;
+  int have_ip, hasseed, why, e;
   nj_glpolicy pol;
-  nj_glkey k;
+  nj_glkeyconf kc;
+  nj_glkey k, seed;
   nj_glfiles files;
   nj_gldecision d;
   nj_log log;
@@ -371,24 +313,24 @@ int main(int argc, char const *const *argv)
     g.ipname = ipstr;
   }
   tcprules();
-  v4prefix = policy(&pol);
+  settings(&pol, &kc);
   host = getenv("TCPREMOTEHOST");
   whitelist(env_or("GREYLIST_WHITELIST", opt.w), have_ip ? &ip : 0, host);
-  selective(host);
+  selective(host, kc.patterns);
   if (!have_ip) {
     start(&log, "bad-ip");
     nj_log_str(&log, "raw", g.raw ? (*g.raw ? g.raw : "(empty)") : "(unset)");
-    deny(&log, "451 4.7.1 greylisted, please try again later", g.at_data);
+    grey(&log, "451 4.7.1 greylisted, please try again later");
   }
   dir = env_or("GREYLISTDIR", opt.d);
   if (!dir) state_fail("", "no-dir", "(none)", ENOENT);
 
   /* The key, its record, the verdict, the record it leaves; then act. */
-  nj_gl_key(&k, &ip, v4prefix);
+  nj_gl_client(&k, &seed, &hasseed, &ip, host, &kc, &why);
   nj_glf_init(&files, dir);
-  e = nj_gl_decide(&files.s, &k, &pol, &d);
+  e = nj_gl_decide(&files.s, &k, hasseed ? &seed : 0, &pol, &d);
   if (e) files.s.where(&files.s, &k, path, sizeof path);
   nj_glf_close(&files);
-  if (e) state_fail(k.name, d.op, path, e);
-  act(&k, &d, &pol);
+  if (e) state_fail(nj_gl_keylog(&k, hashname), d.op, path, e);
+  act(&k, why, &seed, &d, &pol);
 }

@@ -51,6 +51,15 @@ for p in $PROGS; do
   done
 done
 
+# Variables the greylist library reads for its programs (ipgreylist,
+# ipgreylist-expire): documented in ipgreylist(8) and najimi(7).
+for f in src/greylist.c src/glname.c; do
+  for v in $(grep -o 'getenv("[A-Z0-9_]*")\|nj_env_ulong("[A-Z0-9_]*"' "$f" | sed 's/.*("//; s/")*//' | sort -u); do
+    check "$f reads \$$v: documented in doc/ipgreylist.8" grep -q "$v" doc/ipgreylist.8
+    check "$f reads \$$v: documented in doc/najimi.7" grep -q "$v" doc/najimi.7
+  done
+done
+
 # make install into a scratch root.
 D=$T/root
 check "make install DESTDIR=... PREFIX=/usr" make -s INSTALLED_DIRS="$T/dirs" install DESTDIR="$D" PREFIX=/usr

@@ -7,6 +7,7 @@
 #    began in, and runs a real ipgreylist session for the key right then.
 # 2. GREYLIST_MIN above GREYLIST_WINDOW: both programs use the defaults.
 . "$(dirname "$0")/../lib.sh"
+export GREYLIST_V4PREFIX=32   # one key per address, as the names below say
 GL=$SRC/ipgreylist
 EXPIRE=$SRC/ipgreylist-expire
 E=$T/state
@@ -71,7 +72,7 @@ check "expire held at the regular while a session refreshes it: kept, the stale 
   [ -n \"\$(find '$E' -name 10.3.0.1)\" ] && [ -z \"\$(find '$E' -name 10.3.0.2)\" ] &&
   grep -q '^ipgreylist: regular ip=10\.3\.0\.1 ' '$T/session.log'"
 check "the session was a regular's pass (the record it refreshed is the one kept)" \
-  grep -Eq '^ipgreylist: regular ip=10\.3\.0\.1 pid=[0-9]+ key=10\.3\.0\.1 age=17280[0-9]$' "$T/session.log"
+  grep -Eq '^ipgreylist: regular ip=10\.3\.0\.1 pid=[0-9]+ key=10\.3\.0\.1 keyby=ip age=17280[0-9]$' "$T/session.log"
 
 # 2. MIN above WINDOW: ipgreylist uses the default window (86400), so a
 #    pending record 60000 s old must be kept, and then let through.
@@ -84,6 +85,6 @@ check "GREYLIST_MIN above GREYLIST_WINDOW: expire keeps what ipgreylist still le
   grep -qF 'ipgreylist-expire: warning: GREYLIST_MIN=100000 above GREYLIST_WINDOW=50000, using both defaults' '$T/expire2.err'"
 check "GREYLIST_MIN above GREYLIST_WINDOW: ipgreylist lets that record through" sh -c "
   GREYLIST_MIN=100000 GREYLIST_WINDOW=50000 PROTO=TCP TCPREMOTEIP=10.3.0.3 '$GL' -d '$E2' true < /dev/null 2> '$T/gl2.err' &&
-  grep -Eq '^ipgreylist: pass ip=10\.3\.0\.3 pid=[0-9]+ key=10\.3\.0\.3 age=600[0-9][0-9] count=0$' '$T/gl2.err'"
+  grep -Eq '^ipgreylist: pass ip=10\.3\.0\.3 pid=[0-9]+ key=10\.3\.0\.3 keyby=ip age=600[0-9][0-9] count=0$' '$T/gl2.err'"
 
 finish

@@ -2,7 +2,9 @@
  * untrusted text: client addresses and networks, log sanitising, the
  * greylist state text and file names, whitelist names and dates, TAI64N
  * and UTC stamps, MAIL/RCPT argument parsing, log lines (nj_log_scan,
- * nj_log_tcpserver), control-file lines (nj_ctl) and YYYY-MM-DD dates.
+ * nj_log_tcpserver), control-file lines (nj_ctl), YYYY-MM-DD dates, and
+ * the name key (host-name check, registrable domain by libpsl, hashed
+ * key) and hashed keys from any text.
  * The first input byte picks the parser (and flags); each must stay in
  * bounds and keep its invariants.
  *   make fuzz [FUZZTIME=seconds]     (clang with libFuzzer) */
@@ -114,12 +116,66 @@ static void ctl_lines(const char *s, size_t n, unsigned int bits)
   }
 }
 
+/* A record text that parses formats back to a text that parses the same
+ * (version 2, for the key its text names). */
+static void record_text(const char *b, size_t n)
+{
+  static nj_glrec r, r2;
+  static nj_glkey k;
+  char f[NJ_GL_FILEMAX];
+  size_t fl;
+  nj_gl_parse(b, n, 0, &r);
+  if (!r.found) return;
+  must(r.count <= NJ_GL_COUNTMAX && r.first >= 0 && r.last >= 0, "record bounds");
+  must(r.version == 1 || r.version == 2, "record version");
+  must(r.textlen <= NJ_GL_TEXTMAX && r.text[r.textlen] == 0, "record text bound");
+  if (r.version == 1 || !nj_gl_hashkey(&k, r.text, r.textlen)) return;
+  fl = nj_gl_fmt(f, &r, &k);
+  must(fl <= NJ_GL_FILEMAX && f[fl - 1] == '\n', "record format length");
+  must(nj_gl_parse(f, fl, &k, &r2) == r.found && r2.count == r.count && r2.first == r.first &&
+       r2.last == r.last && r2.textlen == r.textlen && !memcmp(r2.text, r.text, r.textlen), "record round trip");
+}
+
+static int hex64(const char *s)
+{
+  size_t i;
+  for (i = 0; i < 64; i++) if (!strchr("0123456789abcdef", s[i]) || !s[i]) return 0;
+  return !s[64];
+}
+
+/* A name key is name:DOMAIN, DOMAIN the tail of the name in canonical
+ * form, its file name 64 hex digits fanned out by the first four; any
+ * text either gives such a key or none. */
+static void name_key(const char *cs, const char *b, size_t n)
+{
+  static nj_glkey k;
+  char canon[256];
+  size_t cl = nj_gl_hostname(canon, cs, strlen(cs));
+  int why = -1, got = nj_gl_namekey(&k, cs, &why);
+  size_t i;
+  must(cl <= 253, "host name bound");
+  for (i = 0; i < cl; i++) must(strchr("abcdefghijklmnopqrstuvwxyz0123456789-.", canon[i]) != 0, "host name bytes");
+  if (cl) must(canon[0] != '.' && canon[cl - 1] != '.' && !strstr(canon, ".."), "host name labels");
+  must(got ? why == 0 : (why == NJ_GLN_INVALID || why == NJ_GLN_PUBLIC), "name key why");
+  if (!cl) must(!got && why == NJ_GLN_INVALID, "no key from a bad name");
+  if (got) {
+    size_t dl = k.textlen - 5;
+    must(k.kind == NJ_GLK_NAME && !memcmp(k.text, "name:", 5), "name key text");
+    must(dl <= cl && !memcmp(canon + cl - dl, k.text + 5, dl) && (dl == cl || canon[cl - dl - 1] == '.'), "domain is a tail");
+    must(hex64(k.name) && !memcmp(k.dir1, k.name, 2) && !memcmp(k.dir2, k.name + 2, 2), "hashed name");
+  }
+  if (nj_gl_hashkey(&k, b, n)) {
+    must(n <= NJ_GL_TEXTMAX && k.textlen == n && !memcmp(k.text, b, n), "hash key text");
+    must(hex64(k.name) && k.kind >= NJ_GLK_NAME && k.kind <= NJ_GLK_PAIR, "hash key name");
+    for (i = 0; i < n; i++) must(b[i] > 0x20 && b[i] < 0x7f, "hash key bytes");
+  }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   char s[MAXIN + 1], out[2 * MAXIN + 64];
   nj_ip ip, ip2;
   unsigned int len;
-  unsigned long count;
   int64_t secs;
   size_t n;
   if (!size || size > MAXIN) return 0;
@@ -127,7 +183,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   memcpy(s, data + 1, n);
   s[n] = 0;                          /* C-string view, stops at any NUL */
 
-  switch (data[0] % 11) {
+  switch (data[0] % 12) {
     case 0:                          /* addresses: parse, format, parse again */
       if (nj_ip_parse(s, &ip)) {
         char f[NJ_IPFMT];
@@ -154,23 +210,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       must(l.len < NJ_LOGMAX, "log line bound");
       break;
     }
-    case 3: {                        /* greylist state text: parse, format, parse */
-      int st = nj_gl_parse((const char *)data + 1, n, &count);
-      if (st) {
-        char f[NJ_GL_FILEMAX];
-        unsigned long c2;
-        size_t fl = nj_gl_fmt(f, st, count);
-        must(fl <= NJ_GL_FILEMAX, "state format length");
-        must(nj_gl_parse(f, fl, &c2) == st && c2 == count, "state round trip");
-      }
+    case 3:                          /* greylist record text: parse, format, parse */
+      record_text((const char *)data + 1, n);
       break;
-    }
     case 4: {                        /* greylist file names */
       nj_glkey k, k2;
-      if (nj_gl_name_parse(s, &k)) {
-        nj_gl_key(&k2, &k.ip, k.ip.v6 ? 32 : k.len);
-        must(!strcmp(k2.name, k.name), "file name round trip");
+      if (nj_gl_name_parse(s, 0, 0, &k)) {
+        if (k.textlen) {
+          nj_gl_key(&k2, &k.ip, k.len, k.len);
+          must(!strcmp(k2.name, k.name), "file name round trip");
+        } else {
+          must(strlen(k.name) == 64 && !memcmp(k.dir1, k.name, 2) && !memcmp(k.dir2, k.name + 2, 2), "hashed name");
+          k2 = k;
+        }
         must(!strcmp(k2.dir1, k.dir1) && !strcmp(k2.dir2, k.dir2), "fan-out round trip");
+        must(nj_gl_name_parse(s, k.dir1, k.dir2, &k2), "found in its own fan-out");
       }
       break;
     }
@@ -224,6 +278,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       }
       break;
     }
+    case 11:                         /* the name key; hashed keys of any text */
+      name_key(s, (const char *)data + 1, n);
+      break;
   }
   return 0;
 }
