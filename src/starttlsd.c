@@ -55,7 +55,9 @@ static int target(uid_t *uid, gid_t *gid)
 static void drop(int change, uid_t uid, gid_t gid)
 {
   if (!change) return;
-  if (setgroups_and_gid(gid, 1, &gid) < 0 || setuid(uid) < 0)
+  /* groups first (just GID), then the gid, then the uid: the order
+     setuidgid uses, each needing the root the next one gives up */
+  if (skalibs_setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
     strerr_diefu1sys(111, "drop privileges to UID and GID");
 }
 

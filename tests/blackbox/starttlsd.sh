@@ -55,7 +55,7 @@ for fd in range(3, 256):
     except OSError:
         pass
 with open(rec + ".who", "w") as f:
-    f.write("uid=%d\n" % os.getuid())
+    f.write("uid=%d gid=%d groups=%s\n" % (os.getuid(), os.getgid(), os.getgroups()))
     for k in sorted(os.environ):
         if k in ("SSLCTLFD", "SSLREADFD", "SSLWRITEFD", "UCSPITLS"):
             f.write("env %s=%s\n" % (k, os.environ[k]))
@@ -506,7 +506,9 @@ cp "$T/a.key" "$T/key.pem"
 chown root:root "$T/key.pem"
 chmod 600 "$T/key.pem"
 serve priv env UID="$TUID" GID="$TGID" "${CERT[@]}" "$STLS" "${RC[@]}" "${REC[@]}" "$T/rec/r2"
-uid_of() { sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status" 2> /dev/null; }
+# ids_of PID: its real, effective, saved uids, then gids, then groups.
+ids_of() { awk '/^(Uid|Gid|Groups):/ { $1 = ""; printf "%s;", $0 }' "/proc/$1/status" 2> /dev/null; }
+WANT_IDS=" $TUID $TUID $TUID $TUID; $TGID $TGID $TGID $TGID; $TGID;"
 # A session held open inside TLS while its processes are looked at.
 python3 - "$PORT" "$T/priv.seen" "$T/priv.log" <<'PY' &
 import socket, ssl, sys, time, re, subprocess
@@ -539,11 +541,12 @@ PIDS+=("$HOLD")
 wait_for 100 test -s "$T/priv.seen"
 read -r CODE SPID IOPID < "$T/priv.seen" 2> /dev/null
 check "root-only key, UID/GID set: STARTTLS and the handshake work" test "${CODE:-}" = 220
-check "UID/GID: the session (rcptcheck) runs as the user" test "$(uid_of "${SPID:-0}")" = "$TUID"
-check "UID/GID: the TLS part runs as the user too" test "$(uid_of "${IOPID:-0}")" = "$TUID"
+check "UID/GID: the session (rcptcheck) runs as the user and group, no other group" \
+  test "$(ids_of "${SPID:-0}")" = "$WANT_IDS"
+check "UID/GID: the TLS part runs as the user and group too" test "$(ids_of "${IOPID:-0}")" = "$WANT_IDS"
 wait "$HOLD"
 check "UID/GID: the downstream runs as the user, without UCSPI-TLS fds or variables" \
-  sh -c "grep -qx 'uid=$TUID' '$T/rec/r2.who' && ! grep -q '^env ' '$T/rec/r2.who' && grep -qx '$BASEFDS' '$T/rec/r2.who'"
+  sh -c "grep -qx 'uid=$TUID gid=$TGID groups=\[$TGID\]' '$T/rec/r2.who' && ! grep -q '^env ' '$T/rec/r2.who' && grep -qx '$BASEFDS' '$T/rec/r2.who'"
 
 # Started unprivileged (tcpserver -u -g): the root-only key cannot be
 # read, so no STARTTLS; a key the user can read works.
