@@ -23,6 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <tls.h>
 #include <skalibs/sgetopt.h>
 #include <skalibs/strerr.h>
@@ -151,6 +153,17 @@ static struct tls *handshake(struct tls *srv, unsigned long timeout)
   if ((sni = tls_conn_servername(c))) nj_log_str(&l, "sni", sni);
   nj_log_end(&l);
   return c;
+}
+
+/* No Nagle on the network side: a TLS server writes its session tickets
+ * and then its first record in separate small writes, and with Nagle the
+ * later ones wait for the client's delayed ACK (40 ms a session, seen in
+ * bench/starttlsd.sh). Nothing here writes byte by byte: records are
+ * whole, and as large as what the application wrote. */
+static void nodelay(int fd)
+{
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);   /* not a socket: no matter */
 }
 
 /* ------------------------------------------------------------ relay */
@@ -336,6 +349,7 @@ int main(int argc, char const *const *argv)
   r.fromapp = (int)fd[3];
   ndelay_on(0);
   ndelay_on(1);
+  nodelay(1);
   ndelay_on(r.toapp);
   ndelay_on(r.fromapp);
   r.c = handshake(server((int)fd[0], (int)fd[1]), timeout);
