@@ -315,6 +315,17 @@ sys.exit(0 if d.count(b'RSET') == 1 and d.index(b'RSET\r\n') < d.rindex(b'EHLO c
 check "the downstream got no UCSPI-TLS variable and no fd more than from tcpserver itself" \
   sh -c "! grep -q '^env ' '$T/rec/r1.who' && grep -qx '$BASEFDS' '$T/rec/r1.who'"
 
+serve pass env "${CERT[@]}" "$STLS" env RCPTCHECK_TLS=passthrough "${RC[@]}" "${REC[@]}" "$T/rec/r4"
+check "passthrough under starttlsd: only the downstream's STARTTLS, and it goes down" client "$PORT" "
+hello
+expect-line 250-STARTTLS
+expect-no-text 250 STARTTLS
+send STARTTLS
+expect 250
+expect-text ok STAR
+quit"
+check "passthrough under starttlsd: the downstream got the STARTTLS" grep -q 'STARTTLS' "$T/rec/r4"
+
 # ------------------------------------------------------------ no certificate: no STARTTLS
 serve_exim nocert env CERTFILE="$T/missing.pem" KEYFILE="$T/key.pem" "$STLS" "${RC[@]}"
 check "CERTFILE missing: no STARTTLS offered, STARTTLS gets 454" client "$PORT" "
