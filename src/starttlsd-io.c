@@ -139,13 +139,16 @@ static struct tls *handshake(struct tls *srv, unsigned long timeout)
     int r = tls_handshake(c);
     char b;
     if (!r) break;
-    if (r == TLS_WANT_POLLIN || r == TLS_WANT_POLLOUT) {
-      if (!ready(r, &deadline)) fail("timeout", 0);
-      continue;
+    if (r != TLS_WANT_POLLIN && r != TLS_WANT_POLLOUT) {
+      /* what is no acceptable TLS, or the client's end in the middle of
+         a record (the library says "eof": the reason word only) */
+      const char *e = tls_error(c);
+      fail(e && strcasestr(e, "eof") ? "closed" : "failed", e);
     }
-    /* the client closed, or sent what is no acceptable TLS */
-    if (recv(0, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0) fail("closed", tls_error(c));
-    fail("failed", tls_error(c));
+    if (!ready(r, &deadline)) fail("timeout", 0);
+    /* the client's end, before the handshake could read it: closed */
+    if (r == TLS_WANT_POLLIN && recv(0, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+      fail("closed", 0);
   }
   nj_log_start(&l, "tls", ip);
   nj_log_str(&l, "version", tls_conn_version(c));

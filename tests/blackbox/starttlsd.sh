@@ -230,6 +230,15 @@ expect-log ^starttlsd: tls ip=127\.0\.0\.1 pid=[0-9]+ result=failed error=[^ ]+$
 check "handshake garbage: rcptcheck ends quietly (done, tls=yes)" logs rc '
 expect-log ^rcptcheck: done ip=127\.0\.0\.1 pid=[0-9]+ msgs=0 .* end=eof tls=yes$'
 
+check "a client that closes in mid-handshake: result=closed" client "$PORT" "
+hello
+send STARTTLS
+expect 220
+raw \x16\x03\x01\x00\xf0\x01\x00
+shutdown
+expect-eof
+expect-log ^starttlsd: tls ip=127\.0\.0\.1 pid=[0-9]+ result=closed( error=[^ ]+)?$"
+
 # a client that stops in mid-handshake: the deadline (-t 1)
 serve_exim rct env "${CERT[@]}" "$STLS" -t 1 "${RC[@]}"
 check "stalled handshake: dropped after -t 1 with result=timeout" client --timeout 5 "$PORT" "
