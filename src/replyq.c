@@ -119,7 +119,8 @@ size_t nj_reply_copy(char *out, const char *r, size_t n, unsigned int flags)
   }
   /* the last line kept ends the reply; a bare "250" needs no change */
   if (ehlo && kept && w - lastkept > 5) out[lastkept + 3] = ' ';
-  if (ehlo && kept && (flags & NJ_REPLY_ADDTLS) && !(flags & NJ_REPLY_KEEPTLS))
+  if (ehlo && kept && (flags & NJ_REPLY_ADDTLS) && !(flags & NJ_REPLY_KEEPTLS) &&
+      !memcmp(out, "250", 3))               /* a positive reply only */
     w = add_tls(out, w, lastkept);
   return w;
 }

@@ -64,7 +64,7 @@ extern long nj_reply_len(const char *p, size_t n);
  * pass on are dropped: CHUNKING (and with it BDAT), BINARYMIME, and
  * STARTTLS unless NJ_REPLY_KEEPTLS; the first line is always kept, and
  * the last line kept is re-framed as "250 ". NJ_REPLY_ADDTLS (with
- * NJ_REPLY_EHLO, without NJ_REPLY_KEEPTLS) then appends "250 STARTTLS":
+ * NJ_REPLY_EHLO, without NJ_REPLY_KEEPTLS, to a 250) then appends "250 STARTTLS":
  * the proxy's own, as a UCSPI-TLS client. */
 extern size_t nj_reply_copy(char *out, const char *r, size_t n, unsigned int flags);
 

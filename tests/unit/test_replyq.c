@@ -89,6 +89,8 @@ int main(void)
         copies("250\r\n", NJ_REPLY_EHLO | NJ_REPLY_ADDTLS, "250-\r\n250 STARTTLS\r\n"));
   CHECK("ehlo, addtls: when every extension was removed",
         copies("250-fake\r\n250 CHUNKING\r\n", NJ_REPLY_EHLO | NJ_REPLY_ADDTLS, "250-fake\r\n250 STARTTLS\r\n"));
+  CHECK("ehlo, addtls: nothing added to a refusal",
+        copies("554-no\r\n554 go away\r\n", NJ_REPLY_EHLO | NJ_REPLY_ADDTLS, "554-no\r\n554 go away\r\n"));
   CHECK("addtls without ehlo: nothing added",
         copies("250 ok\r\n", NJ_REPLY_ADDTLS, "250 ok\r\n"));
   CHECK("addtls with keeptls: the downstream's kept, nothing added",
