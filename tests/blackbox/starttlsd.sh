@@ -36,7 +36,7 @@ RC=(env QMAILHOME="$Q" RCPTCHECK_CDB="$T/valid.cdb" "$SRC/rcptcheck")
 TU=njtlsu
 userdel "$TU" 2> /dev/null
 useradd -M -d /nonexistent -s /usr/sbin/nologin "$TU" || echo "# useradd $TU failed"
-trap 'userdel "$TU" 2> /dev/null; cleanup' EXIT
+trap 'cleanup; userdel "$TU" 2> /dev/null || { sleep 1; userdel "$TU"; }' EXIT
 TUID=$(id -u "$TU")
 TGID=$(id -g "$TU")
 
