@@ -52,13 +52,19 @@ static int target(uid_t *uid, gid_t *gid)
   return 1;
 }
 
-static void drop(int change, uid_t uid, gid_t gid)
+/* Drops to uid/gid when change is set; dies when it cannot, rather than
+ * run on as root (tell: the session's process says 421 first). */
+static void drop(int change, uid_t uid, gid_t gid, int tell)
 {
   if (!change) return;
   /* groups first (just GID), then the gid, then the uid: the order
      setuidgid uses, each needing the root the next one gives up */
-  if (skalibs_setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+  if (skalibs_setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
+    int e = errno;
+    if (tell && write(1, R_CONFIG, sizeof R_CONFIG - 1) < 0) {}
+    errno = e;
     strerr_diefu1sys(111, "drop privileges to UID and GID");
+  }
 }
 
 /* Opens the file named by var for the TLS part. -1 (one warning naming
@@ -107,7 +113,7 @@ static void exec_plain(char const *const *argv, int change, uid_t uid, gid_t gid
 static void exec_plain(char const *const *argv, int change, uid_t uid, gid_t gid)
 {
   static const char unset[] = "SSLCTLFD\0SSLREADFD\0SSLWRITEFD";
-  drop(change, uid, gid);
+  drop(change, uid, gid, 1);
   xmexec_m(argv, unset, sizeof unset);
 }
 
@@ -195,11 +201,11 @@ int main(int argc, char const *const *argv)
   }
   if (!pid) {
     close(ctl[1]); close(toapp[0]); close(fromapp[1]);
-    drop(change, uid, gid);
+    drop(change, uid, gid, 0);
     child(self, timeout, session, fd);
   }
   close(fd[0]); close(fd[1]); close(ctl[0]); close(toapp[1]); close(fromapp[0]);
   uncoe(ctl[1]); uncoe(toapp[0]); uncoe(fromapp[1]);
-  drop(change, uid, gid);
+  drop(change, uid, gid, 1);
   xmexec_m(argv, modif, modifs(modif, ctl[1], toapp[0], fromapp[1]));
 }

@@ -568,6 +568,13 @@ wait "$HOLD"
 check "UID/GID: the downstream runs as the user, without UCSPI-TLS fds or variables" \
   sh -c "grep -qx 'uid=$TUID gid=$TGID groups=\[$TGID\]' '$T/rec/r2.who' && ! grep -q '^env ' '$T/rec/r2.who' && grep -qx '$BASEFDS' '$T/rec/r2.who'"
 
+serve baduid env UID="$TUID" "${CERT[@]}" "$STLS" "${RC[@]}" "${REC[@]}" "$T/rec/r5"
+check "UID without GID: 421 to the client, a fatal line, the chain never runs as root" client "$PORT" "
+expect 421
+expect-eof
+expect-log ^starttlsd: fatal: UID and GID must both be numbers"
+check "UID without GID: nothing after starttlsd ran" test ! -e "$T/rec/r5.who"
+
 # Started unprivileged (tcpserver -u -g): the root-only key cannot be
 # read, so no STARTTLS; a key the user can read works.
 TCPSERVER_OPTS="-u $TUID -g $TGID" serve unpriv env "${CERT[@]}" "$STLS" "${RC[@]}" "${REC[@]}" "$T/rec/r3"
