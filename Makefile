@@ -31,12 +31,18 @@ LIBSTATIC = -Wl,-Bstatic $(LIBS) -Wl,-Bdynamic
 # Programs that need no NSS (getpwnam) are linked fully static: an exec in
 # the chain then skips the dynamic loader. Sanitizer builds set STATIC=.
 STATIC  ?= -static
-STATIC_PROGS = greetdelay ipgreylist
+STATIC_PROGS = greetdelay ipgreylist starttlsd
 # Programs that key clients by name (src/glname.c) need libpsl, which
 # needs libidn2 and libunistring in a static link (Debian: libpsl-dev,
 # libidn2-dev, libunistring-dev). Only these are linked with it.
 PSL_PROGS = ipgreylist
 PSLLIBS  = -lpsl -lidn2 -lunistring
+# libtls (libretls on OpenSSL) is linked into starttlsd-io alone, the TLS
+# part that starttlsd execs only when a client asks for TLS.
+TLS_CFLAGS := $(shell pkg-config --cflags libtls 2>/dev/null)
+TLS_LIBS   := $(shell pkg-config --libs libtls 2>/dev/null || echo -ltls)
+src/starttlsd-io.o: CPPFLAGS += $(TLS_CFLAGS)
+src/starttlsd-io: EXTRA_LIBS = $(TLS_LIBS)
 
 # A src/*.c with a main() is one program; every other is part of the
 # internal library (src/libnajimi.a).
@@ -81,7 +87,7 @@ src/libnajimi.a: $(LIBOBJ)
 src/%: src/%.o src/libnajimi.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< src/libnajimi.a \
 	  $(if $(filter $*,$(STATIC_PROGS)),$(STATIC) $(LIBS),$(LIBSTATIC)) \
-	  $(if $(filter $*,$(PSL_PROGS)),$(PSLLIBS))
+	  $(if $(filter $*,$(PSL_PROGS)),$(PSLLIBS)) $(EXTRA_LIBS)
 
 src/version.o: VERSION
 

@@ -57,6 +57,13 @@ static void pair(nj_log *l, const char *key, const char *val, size_t n, int text
   if (l->full) put(l, "...", 3);
 }
 
+static pid_t logpid;
+
+void nj_log_setpid(pid_t pid)
+{
+  logpid = pid;
+}
+
 void nj_log_start(nj_log *l, const char *action, const char *ip)
 {
   char pid[PID_FMT], san[NJ_LOGVAL + 1];
@@ -67,7 +74,7 @@ void nj_log_start(nj_log *l, const char *action, const char *ip)
   put(l, action, strlen(action));
   if (ip) pair(l, NJ_K_IP, san, nj_sanitise(san, NJ_LOGVAL, ip, strlen(ip)), 1);
   else pair(l, NJ_K_IP, NJ_LOG_NOIP, sizeof NJ_LOG_NOIP - 1, 1);
-  pair(l, NJ_K_PID, pid, pid_fmt(pid, getpid()), 0);
+  pair(l, NJ_K_PID, pid, pid_fmt(pid, logpid ? logpid : getpid()), 0);
 }
 
 void nj_log_strn(nj_log *l, const char *key, const char *val, size_t n)

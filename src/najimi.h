@@ -111,6 +111,9 @@ typedef struct nj_log_s {
 /* Starts "PROG: ACTION ip=IP pid=PID". ip may be 0 (written "ip=unknown");
  * it is sanitised as a value. */
 extern void nj_log_start(nj_log *l, const char *action, const char *ip);
+/* The pid= of every line from now on, when it is not this process's own:
+ * a helper that works for the session's process (starttlsd's TLS part). */
+extern void nj_log_setpid(pid_t pid);
 /* Adds " key=value"; value is sanitised (bytes outside 0x21..0x7e and '='
  * become '?') and cut to NJ_LOGVAL bytes (a cut value ends in "...").
  * A pair is written whole or not at all: near NJ_LOGMAX a text value is
@@ -329,10 +332,16 @@ typedef struct nj_refusal_s {
   const char *reply;      /* e.g. "451 4.7.1 come back later" */
   int at_data;            /* 1: RCPT gets 250, DATA gets reply */
   int all_503;            /* 1: every command but QUIT gets 503 (greetdelay) */
-  unsigned int timeout;   /* seconds until the session is closed */
+  unsigned int timeout;   /* seconds without a byte from the client */
 } nj_refusal;
 
-/* Speaks the refusal session on fds 0/1 and exits 0. Never returns. */
+/* A refusal session ends after timeout seconds of silence, and in any
+ * case NJ_REFUSAL_TOTAL times timeout after it began, so that a client
+ * sending a byte now and then cannot hold it open (slowloris). */
+#define NJ_REFUSAL_TOTAL 4
+
+/* Speaks the refusal session on fds 0/1 (and, once the client has asked
+ * for STARTTLS, on the UCSPI-TLS fds: ucspitls.h) and exits 0. */
 extern void nj_refuse(const nj_refusal *r) __attribute__((noreturn));
 
 /* The host name for a banner: $TCPLOCALHOST when it is a plausible

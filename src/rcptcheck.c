@@ -27,6 +27,10 @@
  *              dropped; 451 if its end of message is already here, else
  *              421 at once (react())
  *   M_BLIND    after STARTTLS in passthrough mode: relayed both ways unread
+ * Under starttlsd (a UCSPI-TLS client, ucspitls.h) rcptcheck offers its own
+ * STARTTLS: starttls() answers 220 once the downstream has reset its
+ * transaction (RSET, its reply swallowed), tls_switch() moves the client
+ * side to the TLS fds, and every rule above applies inside TLS as outside.
  * main() is the loop: pump() does all that needs no waiting, over() says
  * whether the session is over, io() sleeps in iopause until a byte can
  * move on either side, or a deadline passes (then timeout()).
@@ -56,6 +60,7 @@
 #include "smtpcmd.h"
 #include "smtpdata.h"
 #include "replyq.h"
+#include "ucspitls.h"
 
 #define USAGE "rcptcheck [ -a aliasuser ] [ -t clienttimeout ] [ -r replytimeout ] [ -d datatimeout ] prog [ args... ]"
 
@@ -75,7 +80,8 @@ static const char R_550[] = "550 5.1.1 sorry, no mailbox here by that name";
 static const char R_451[] = "451 4.3.0 cannot verify this recipient now, try again later";
 static const char R_LIMIT[] = "421 4.7.0 too many unknown recipients, closing connection";
 static const char R_BDAT[] = "421 4.5.0 BDAT is not supported here, closing connection";
-static const char R_NOTLS[] = "454 4.7.0 TLS not available";
+static const char R_NOTLS[] = NJ_TLS_NONE;
+static const char R_TLSGO[] = NJ_TLS_GO;
 static const char R_SMUGGLE[] = "451 4.5.0 bare CR or LF in message data, message not accepted";
 static const char R_DOWN[] = "421 4.3.0 mail server unavailable, closing connection";
 static const char R_DOWNDATA[] = "451 4.3.0 mail server failed, message not accepted";
@@ -117,6 +123,9 @@ struct session {
   nj_qmail qm;
   int mode;                   /* enum mode */
   struct side client, down;
+  nj_tls tls;                 /* UCSPI-TLS: the fds, offered, active */
+  int tls_wait;               /* STARTTLS taken: nothing parsed until the switch */
+  int tls_switch;             /* its 220 is queued: switch once it is written */
   nj_rq q;                    /* one slot per command awaiting its reply */
   nj_cmdreader cmd;           /* the command-line splitter's state */
   int dst;                    /* the DATA scanner's state */
@@ -384,15 +393,59 @@ static int rcpt(struct session *s, const nj_cmd *c)
   return 0;
 }
 
+/* STARTTLS: passed down in passthrough mode; else ours, as a UCSPI-TLS
+ * client (najimi(7)): the downstream forgets the transaction (RSET, its
+ * reply swallowed), then 220, then tls_switch(). Whatever the client sent
+ * after the STARTTLS line is dropped, never executed (CVE-2011-0411). */
 static void starttls(struct session *s, const nj_cmd *c)
 {
+  struct side *d = &s->down;
   if (s->cf.tls_pass) {
     forward(s, c, NJ_RQ_STARTTLS);
     s->client.inpos = s->client.inlen;    /* plaintext pipelined after it */
-  } else {
+  } else if (s->tls.active) say(s, NJ_TLS_AGAIN, 0, 0);
+  else if (!s->tls.offered) {
     log1(s, "notls", R_NOTLS, 0, 0);
     say(s, R_NOTLS, 0, 0);
+  } else if (c->arglen) say(s, NJ_TLS_ARG, 0, 0);
+  else {
+    if (!s->q.down && !d->outlen) tain_copynow(&d->t_in);
+    memcpy(d->out + d->outlen, "RSET\r\n", 6);
+    d->outlen += 6;
+    nj_rq_push(&s->q, NJ_RQ_SWALLOW, 0, 0, 0);
+    say(s, R_TLSGO, 0, 0);
+    s->tls_wait = 1;
+    s->client.inpos = s->client.inlen;
   }
+}
+
+/* The 220 to STARTTLS is written: 'Y' to starttlsd, the client side on
+ * the TLS fds, and the session starts over (RFC 3207 4.2): no command
+ * state, no DATA state; the transaction is gone downstream. */
+static void tls_switch(struct session *s)
+{
+  struct side *c = &s->client;
+  s->tls_switch = s->tls_wait = 0;
+  if (!nj_tls_start(&s->tls)) {         /* starttlsd's part is gone */
+    log1(s, "tls", 0, "result", "no-tls-part");
+    c->dead = c->eof = 1;
+    s->endwhy = "tls";
+    down_close(s, 0);
+    return;
+  }
+  side_attach(c, s->tls.rfd, s->tls.wfd);
+  s->cmd.skipping = 0;
+  s->dst = NJ_DATA_LINESTART;
+  s->mode = M_CMD;
+}
+
+/* MAIL under UCSPITLS=! before TLS: 530. Returns 1 when it may go down. */
+static int mail_allowed(struct session *s)
+{
+  if (!s->tls.required || s->tls.active || s->cf.tls_pass) return 1;
+  log1(s, "notls", NJ_TLS_FIRST, "reason", "required");
+  say(s, NJ_TLS_FIRST, 0, 0);
+  return 0;
 }
 
 /* Takes one command line from the client's input (nj_cmd_next: the line
@@ -410,6 +463,9 @@ static int command(struct session *s)
       if (rcpt(s, &cmd)) forward(s, &cmd, NJ_RQ_RCPT);
       break;
     case NJ_VERB_DATA: forward(s, &cmd, NJ_RQ_DATA); break;
+    case NJ_VERB_MAIL:
+      if (mail_allowed(s)) forward(s, &cmd, NJ_RQ_OTHER);
+      break;
     case NJ_VERB_EHLO: forward(s, &cmd, NJ_RQ_EHLO); break;
     case NJ_VERB_QUIT:
       forward(s, &cmd, NJ_RQ_QUIT);
@@ -437,7 +493,7 @@ static int command(struct session *s)
  * only while there is room for it. */
 static int may_parse(struct session *s)
 {
-  if (s->mode != M_CMD || s->ending || s->down.dead || s->down.closing) return 0;
+  if (s->mode != M_CMD || s->ending || s->down.dead || s->down.closing || s->tls_wait) return 0;
   if (s->paused) {
     tain_now_g();
     if (tain_less(&STAMP, &s->pause_until)) return 0;
@@ -466,7 +522,7 @@ static int input_pending(const struct session *s)
 {
   const struct side *c = &s->client;
   if (s->ending || s->quit || s->down.dead) return 0;
-  if (nj_rq_has(&s->q, NJ_RQ_DATA) || nj_rq_has(&s->q, NJ_RQ_STARTTLS)) return 1;
+  if (nj_rq_has(&s->q, NJ_RQ_DATA) || nj_rq_has(&s->q, NJ_RQ_STARTTLS) || s->tls_wait) return 1;
   return held(c) && memchr(c->in + c->inpos, '\n', held(c)) != 0;
 }
 
@@ -601,7 +657,7 @@ static int reply_down(struct session *s, const nj_rqslot *slot)
     end_now(s, R_DOWN, "downstream");
     return 1;
   }
-  if (c->outsize - c->outlen < 2 * (size_t)l + 2) return 0;
+  if (c->outsize - c->outlen < 2 * (size_t)l + 2 + NJ_REPLY_ADDMAX) return 0;
   code = (r[0] - '0') * 100 + (r[1] - '0') * 10 + (r[2] - '0');
   if (code == 354 && kind != NJ_RQ_DATA) {
     /* it would take what follows as a message (DATAx, DATA:): never let
@@ -610,10 +666,11 @@ static int reply_down(struct session *s, const nj_rqslot *slot)
     end_now(s, R_DOWN, "downstream");
     return 1;
   }
-  if (!c->dead)
+  if (!c->dead && kind != NJ_RQ_SWALLOW)
     c->outlen += nj_reply_copy(c->out + c->outlen, r, (size_t)l,
                                (kind == NJ_RQ_EHLO && code == 250 ? NJ_REPLY_EHLO : 0) |
-                               (s->cf.tls_pass ? NJ_REPLY_KEEPTLS : 0));
+                               (s->cf.tls_pass ? NJ_REPLY_KEEPTLS : 0) |
+                               (s->tls.offered ? NJ_REPLY_ADDTLS : 0));
   d->inpos += (size_t)l;                  /* r stays readable until the next read */
   nj_rq_pop(&s->q);
   return answered(s, kind, code, r);
@@ -629,6 +686,7 @@ static int reply_local(struct session *s, const nj_rqslot *slot)
   if (s->client.outsize - s->client.outlen < tl + 2) return 0;
   client_put(s, slot->text, tl);
   client_put(s, "\r\n", 2);
+  if (slot->text == R_TLSGO) s->tls_switch = 1;
   if (slot->final) {
     s->ending = 2;                        /* said our last word */
     nj_rq_clear(&s->q);
@@ -716,6 +774,7 @@ static void pump(struct session *s)
   do {
     moved = 0;
     if (s->mode == M_BLIND) { blind(s); return; }
+    if (s->tls_switch && !s->client.outlen) { tls_switch(s); moved = 1; }
     if (s->mode == M_CMD) while (may_parse(s) && command(s)) moved = 1;
     else moved |= data(s);
     moved |= replies(s);
@@ -748,7 +807,7 @@ static const char *over(const struct session *s)
 static int client_reads(const struct session *s)
 {
   const struct side *c = &s->client;
-  if (c->rfd < 0 || c->eof || s->quit || s->ending) return 0;
+  if (c->rfd < 0 || c->eof || s->quit || s->ending || s->tls_wait) return 0;
   return held(c) < c->insize && (s->mode != M_CMD || held(c) < c->insize / 2);
 }
 
@@ -1035,6 +1094,7 @@ static void summary(const struct session *s)
   nj_log_ulong(&l, "bad_cmd", s->n_badcmd);
   nj_log_ulong(&l, "bytes", s->n_bytes);
   nj_log_str(&l, "end", s->endwhy);
+  nj_log_str(&l, "tls", s->tls.active || s->mode == M_BLIND ? "yes" : "no");
   nj_log_end(&l);
 }
 
@@ -1046,6 +1106,10 @@ static void linger(const struct session *s)
   char junk[4096];
   tain deadline;
   if (c->dead) return;
+  if (s->tls.active) {                  /* pipes: starttlsd-io lingers */
+    close(c->wfd);
+    return;
+  }
   shutdown(c->wfd, SHUT_WR);
   if (c->eof) return;
   tain_now_g();
@@ -1103,8 +1167,8 @@ static void finish(struct session *s, const char *why)
 
 /* Reads the options and the environment into cf; returns the downstream's
  * argv. */
-static char const *const *configure(int argc, char const *const *argv,
-                                    struct config *cf, char *ipbuf, const char **alias)
+static char const *const *configure(int argc, char const *const *argv, struct config *cf,
+                                    nj_tls *tls, char *ipbuf, const char **alias)
 {
   subgetopt l = SUBGETOPT_ZERO;
   nj_ip cip;
@@ -1131,6 +1195,9 @@ static char const *const *configure(int argc, char const *const *argv,
   cf->tarpit = nj_env_ulong("RCPTCHECK_TARPIT", 0, 0, TARPITCAP, 1);
   cf->maxtime = nj_env_ulong("RCPTCHECK_MAXTIME", 3600, 0, 604800, 1);
   cf->tls_pass = tls_mode(getenv("RCPTCHECK_TLS"));
+  nj_tls_init(tls);
+  if (cf->tls_pass) tls->offered = 0;   /* the downstream's own STARTTLS */
+  nj_tls_hide(tls);                     /* qmail-smtpd sees none of it */
   cf->relayclient = getenv("RELAYCLIENT");
   return argv + l.ind;
 }
@@ -1148,6 +1215,7 @@ static void session_init(struct session *s, const char *alias)
   s->cmd.skipping = 0;
   s->dst = NJ_DATA_LINESTART;
   s->quit = s->ending = s->paused = 0;
+  s->tls_wait = s->tls_switch = 0;
   s->pause_until = tain_zero;
   s->child = 0;
   s->endwhy = "eof";
@@ -1164,7 +1232,7 @@ int main(int argc, char const *const *argv)
   char ipbuf[NJ_IPFMT];
   const char *alias = 0;
   nj_version_opt(argc, argv);
-  argv = configure(argc, argv, &s.cf, ipbuf, &alias);
+  argv = configure(argc, argv, &s.cf, &s.tls, ipbuf, &alias);
   tain_now_set_stopwatch_g();
   session_init(&s, alias);
   sig_ignore(SIGPIPE);

@@ -92,6 +92,21 @@ static int dropped(const char *t, size_t n, unsigned int flags)
   return 0;
 }
 
+/* Appends "250 STARTTLS" to the EHLO reply out[0, w) whose last line
+ * starts at last, which then goes on ("250-"). */
+static size_t add_tls(char *out, size_t w, size_t last)
+{
+  static const char line[] = "250 STARTTLS\r\n";
+  if (w - last == 5) {                  /* a bare "250": "250-" */
+    out[last + 3] = '-';
+    out[last + 4] = '\r';
+    out[last + 5] = '\n';
+    w++;
+  } else out[last + 3] = '-';
+  memcpy(out + w, line, sizeof line - 1);
+  return w + sizeof line - 1;
+}
+
 size_t nj_reply_copy(char *out, const char *r, size_t n, unsigned int flags)
 {
   size_t i = 0, w = 0, lastkept = 0, kept = 0;
@@ -112,5 +127,8 @@ size_t nj_reply_copy(char *out, const char *r, size_t n, unsigned int flags)
   }
   /* the last line kept ends the reply; a bare "250" needs no change */
   if (ehlo && kept && w - lastkept > 5) out[lastkept + 3] = ' ';
+  if (ehlo && kept && (flags & NJ_REPLY_ADDTLS) && !(flags & NJ_REPLY_KEEPTLS) &&
+      !memcmp(out, "250", 3))               /* a positive reply only */
+    w = add_tls(out, w, lastkept);
   return w;
 }

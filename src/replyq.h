@@ -16,6 +16,7 @@ enum nj_rq_kind {
   NJ_RQ_STARTTLS, NJ_RQ_QUIT, NJ_RQ_OTHER,
   NJ_RQ_HOLD,                     /* a verb that looks like DATA (DATAx, DATA:):
                                      nothing after it is parsed before its reply */
+  NJ_RQ_SWALLOW,                  /* answered downstream, never passed on */
   NJ_RQ_LOCAL                     /* answered by the proxy itself */
 };
 
@@ -57,13 +58,18 @@ extern long nj_reply_len(const char *p, size_t n);
 /* flags of nj_reply_copy */
 #define NJ_REPLY_EHLO    1        /* a 250 to EHLO: filter its extensions */
 #define NJ_REPLY_KEEPTLS 2        /* ... but keep STARTTLS */
+#define NJ_REPLY_ADDTLS  4        /* ... and add our own STARTTLS, last */
+#define NJ_REPLY_ADDMAX  16       /* what NJ_REPLY_ADDTLS may add */
 
 /* Copies the reply at r (n bytes, as nj_reply_len measured it) to out
  * with CRLF line ends; returns the length written, at most 2n + 2 (out
- * has that room). With NJ_REPLY_EHLO the extensions a proxy that reads
- * the message cannot pass on are dropped: CHUNKING (and with it BDAT),
- * BINARYMIME, and STARTTLS unless NJ_REPLY_KEEPTLS; the first line is
- * always kept, and the last line kept is re-framed as "250 ". */
+ * has that room), or 2n + 2 + NJ_REPLY_ADDMAX with NJ_REPLY_ADDTLS.
+ * With NJ_REPLY_EHLO the extensions a proxy that reads the message cannot
+ * pass on are dropped: CHUNKING (and with it BDAT), BINARYMIME, and
+ * STARTTLS unless NJ_REPLY_KEEPTLS; the first line is always kept, and
+ * the last line kept is re-framed as "250 ". NJ_REPLY_ADDTLS (with
+ * NJ_REPLY_EHLO, without NJ_REPLY_KEEPTLS, to a 250) then appends "250 STARTTLS":
+ * the proxy's own, as a UCSPI-TLS client. */
 extern size_t nj_reply_copy(char *out, const char *r, size_t n, unsigned int flags);
 
 #endif

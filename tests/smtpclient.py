@@ -39,6 +39,12 @@ The session, one step at a time:
     shutdown            half-close: no more bytes from us
     expect-eof          the server must close (no more bytes)
     expect-silence MS   nothing may arrive within MS milliseconds
+    tls [SNI]           TLS handshake now, as a client (Python's ssl module,
+                        no certificate check, TLS 1.2 or later, SNI if given);
+                        the session then goes on inside TLS
+    starttls [SNI]      send "STARTTLS", expect 220, then "tls"
+    expect-tls-fail     a handshake now must fail (the server ends it)
+    expect-tls-version V  the session is inside TLS of version V (TLSv1.3)
     expect-nothing-yet  same as expect-silence 200
     # comment
 
@@ -77,6 +83,7 @@ what came instead, and the client exits 1.
 import argparse
 import re
 import socket
+import ssl
 import sys
 import time
 
@@ -184,6 +191,29 @@ class Client:
                 time.sleep(0.001)
         else:
             self.sock.sendall(data)
+
+    def tls(self, sni):
+        if self.buf:
+            raise Fail("nothing more before the handshake", repr(self.buf))
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        self.sock.settimeout(self.timeout)
+        self.sock = ctx.wrap_socket(self.sock, server_hostname=sni or None)
+        self.tx.add("~", "TLS: %s %s" % (self.sock.version(), self.sock.cipher()[0]))
+
+    def expect_tls_fail(self):
+        try:
+            self.tls("")
+        except (ssl.SSLError, OSError) as e:
+            self.tx.add("~", "TLS failed: %s" % e)
+            return
+        raise Fail("a failed handshake", "TLS %s" % self.sock.version())
+
+    def expect_tls_version(self, v):
+        got = self.sock.version() if isinstance(self.sock, ssl.SSLSocket) else "no TLS"
+        if got != v:
+            raise Fail("TLS version %s" % v, got)
 
     def expect_eof(self):
         deadline = time.monotonic() + self.timeout
@@ -347,6 +377,10 @@ SESSION = {
     "expect-eof": lambda c, a: c.expect_eof(),
     "expect-silence": lambda c, a: c.expect_silence(int(a)),
     "expect-nothing-yet": lambda c, a: c.expect_silence(200),
+    "tls": lambda c, a: c.tls(a),
+    "starttls": lambda c, a: (command(c, "STARTTLS", [220]), c.tls(a)),
+    "expect-tls-fail": lambda c, a: c.expect_tls_fail(),
+    "expect-tls-version": lambda c, a: c.expect_tls_version(a),
     # the short steps: one command and the codes it must get
     "hello": hello,
     "ehlo": lambda c, a: command(c, "EHLO " + a, [250]),
@@ -399,7 +433,7 @@ def run(client, log, tx, lines):
         word, _, arg = line.partition(" ")
         try:
             step(client, log, word, arg)
-        except (Fail, OSError, ValueError, re.error) as e:
+        except (Fail, OSError, ValueError, re.error, ssl.SSLError) as e:
             if isinstance(e, Fail):
                 expected, got = e.expected, e.got
             else:

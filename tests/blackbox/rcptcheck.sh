@@ -125,7 +125,7 @@ quit"
 check "known users: the message arrived byte for byte" maildir_got "$T/m1"
 check "known users: delivered once to each of the two recipients" maildir_new 2
 check "summary: one done line with msgs=1 rcpt_ok=2 rcpt_bad=0" logs exim '
-expect-log ^rcptcheck: done ip=127\.0\.0\.1 pid=[0-9]+ msgs=1 rcpt_ok=2 rcpt_bad=0 rcpt_defer=0 bad_cmd=0 bytes=[0-9]+ end=quit$'
+expect-log ^rcptcheck: done ip=127\.0\.0\.1 pid=[0-9]+ msgs=1 rcpt_ok=2 rcpt_bad=0 rcpt_defer=0 bad_cmd=0 bytes=[0-9]+ end=quit tls=no$'
 
 # every realrcptto rule, one RCPT each, in one session
 check "realrcptto rules: each RCPT gets qmail's answer" client "$PORT" "
@@ -244,7 +244,7 @@ check "mid-DATA disconnect: 354 then the client leaves" client "$PORT" "
 $(to_joe client.test)
 raw Subject: cut\r\n\r\nthis message is never finished\r\n.\r"
 check "mid-DATA disconnect: logged, end=eof-in-data" logs exim '
-expect-log end=eof-in-data$'
+expect-log end=eof-in-data tls=no$'
 check "mid-DATA disconnect: nothing delivered" maildir_still 0
 
 # QUIT closes the write side toward exim: its 221 comes at once

@@ -106,15 +106,15 @@ static void check_cmd(int mode, const uint8_t *m, size_t n, const size_t *cut, s
 
 static void check_reply(const uint8_t *m, size_t n)
 {
-  static char out[2 * MAXIN + 2];
+  static char out[2 * MAXIN + 2 + NJ_REPLY_ADDMAX];
   long l = nj_reply_len((const char *)m, n);
   unsigned int f;
   must(l <= (long)n, "reply length bound");
   if (l <= 0) return;
   must(m[l - 1] == '\n', "a reply ends a line");
-  for (f = 0; f < 4; f++) {
+  for (f = 0; f < 8; f++) {
     size_t w = nj_reply_copy(out, (const char *)m, (size_t)l, f);
-    must(w <= 2 * (size_t)l + 2, "copy bound");
+    must(w <= 2 * (size_t)l + 2 + (f & NJ_REPLY_ADDTLS ? NJ_REPLY_ADDMAX : 0), "copy bound");
     if (w < NJ_REPLYMAX - 1)   /* (a CR added to each line may grow it past that) */
       must(nj_reply_len(out, w) == (long)w, "a copy is one whole reply");
   }

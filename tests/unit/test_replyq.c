@@ -15,7 +15,7 @@ static int copies(const char *in, unsigned int flags, const char *want)
   char out[4096];
   size_t n = strlen(in), w = nj_reply_copy(out, in, n, flags);
   out[w] = 0;
-  if (w > 2 * n + 2 || strcmp(out, want)) {
+  if (w > 2 * n + 2 + (flags & NJ_REPLY_ADDTLS ? NJ_REPLY_ADDMAX : 0) || strcmp(out, want)) {
     printf("    # got: %s", out);
     return 0;
   }
@@ -80,6 +80,22 @@ int main(void)
   CHECK("ehlo: the first line is the greeting, never removed",
         copies("250-CHUNKING\r\n250 HELP\r\n", NJ_REPLY_EHLO, "250-CHUNKING\r\n250 HELP\r\n"));
   CHECK("ehlo: one line", copies("250 fake\r\n", NJ_REPLY_EHLO, "250 fake\r\n"));
+  CHECK("ehlo, addtls: the downstream's STARTTLS out, ours last",
+        copies(FAKE, NJ_REPLY_EHLO | NJ_REPLY_ADDTLS,
+               "250-fake\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 STARTTLS\r\n"));
+  CHECK("ehlo, addtls: after a one-line reply",
+        copies("250 fake\n", NJ_REPLY_EHLO | NJ_REPLY_ADDTLS, "250-fake\r\n250 STARTTLS\r\n"));
+  CHECK("ehlo, addtls: after a bare 250",
+        copies("250\r\n", NJ_REPLY_EHLO | NJ_REPLY_ADDTLS, "250-\r\n250 STARTTLS\r\n"));
+  CHECK("ehlo, addtls: when every extension was removed",
+        copies("250-fake\r\n250 CHUNKING\r\n", NJ_REPLY_EHLO | NJ_REPLY_ADDTLS, "250-fake\r\n250 STARTTLS\r\n"));
+  CHECK("ehlo, addtls: nothing added to a refusal",
+        copies("554-no\r\n554 go away\r\n", NJ_REPLY_EHLO | NJ_REPLY_ADDTLS, "554-no\r\n554 go away\r\n"));
+  CHECK("addtls without ehlo: nothing added",
+        copies("250 ok\r\n", NJ_REPLY_ADDTLS, "250 ok\r\n"));
+  CHECK("addtls with keeptls: the downstream's kept, nothing added",
+        copies("250-fake\r\n250 STARTTLS\r\n", NJ_REPLY_EHLO | NJ_REPLY_KEEPTLS | NJ_REPLY_ADDTLS,
+               "250-fake\r\n250 STARTTLS\r\n"));
   CHECK("ehlo: all extensions removed", copies("250-fake\n250 CHUNKING\n", NJ_REPLY_EHLO, "250 fake\r\n"));
   CHECK("ehlo: an empty continuation line ends the reply",
         copies("250-fake\r\n250-\r\n250 CHUNKING\r\n", NJ_REPLY_EHLO, "250-fake\r\n250 \r\n"));
