@@ -397,5 +397,7 @@ extern const char nj_version[];
 /* The first call in every main: when the first argument is -V, prints
  * "PROG najimi VERSION" on stdout and exits 0; otherwise returns. */
 extern void nj_version_opt(int argc, char const *const *argv);
+/* The same for a program that logs under another program's name (PROG). */
+extern void nj_version_opt_as(const char *name, int argc, char const *const *argv);
 
 #endif

@@ -334,7 +334,7 @@ int main(int argc, char const *const *argv)
   static struct relay r;
   nj_ip cip;
   int i;
-  nj_version_opt(argc, argv);
+  nj_version_opt_as("starttlsd-io", argc, argv);   /* it logs as starttlsd */
   for (;;) {
     int opt = subgetopt_r(argc, argv, "t:p:", &l);
     if (opt == -1) break;

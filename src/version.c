@@ -14,8 +14,13 @@ const char nj_version[] = NJ_VERSION;
 
 void nj_version_opt(int argc, char const *const *argv)
 {
+  nj_version_opt_as(PROG, argc, argv);
+}
+
+void nj_version_opt_as(const char *name, int argc, char const *const *argv)
+{
   if (argc < 2 || strcmp(argv[1], "-V")) return;
-  if (buffer_puts(buffer_1, PROG) < 0
+  if (buffer_puts(buffer_1, name) < 0
       || buffer_puts(buffer_1, " najimi ") < 0
       || buffer_puts(buffer_1, nj_version) < 0
       || !buffer_putflush(buffer_1, "\n", 1))

@@ -306,7 +306,7 @@ expect-eof"
 check "dictionary run: cut after RCPTCHECK_MAXBAD, logged once with bad=10" logs dict '
 expect-log ^rcptcheck: limit ip=127\.0\.0\.1 pid=[0-9]+ code=421 bad=10$
 expect-log-count 10 ^rcptcheck: reject 
-expect-log ^rcptcheck: done .* rcpt_bad=10 .*end=limit$'
+expect-log ^rcptcheck: done .* rcpt_bad=10 .*end=limit tls=no$'
 check "dictionary run: no guess reached the downstream" logs "$REC" "
 expect-no-log-text guess"
 # With a valid recipient first, the run is still cut at its 10th guess.

@@ -86,7 +86,7 @@ sys.exit(0 if got.startswith(b"421 4.4.2") and 1.5 < dt < 4 else 1)
 PY
 check "slowloris: logged as a timeout of the line, the session ended" logs drip '
 expect-log ^rcptcheck: timeout ip=127\.0\.0\.1 pid=[0-9]+ code=421 reason=line$
-expect-log ^rcptcheck: done .*end=timeout$'
+expect-log ^rcptcheck: done .*end=timeout tls=no$'
 check "slowloris: the half line never reached the downstream" logs "$REC" "
 expect-no-log-text slowly"
 stop_server "$SERVER_PID"
@@ -108,7 +108,7 @@ sys.exit(0 if last.startswith(b"421 4.4.2") and 1.8 < dt < 3.5 and f.read() == b
 PY
 check "RCPTCHECK_MAXTIME: logged, end=maxtime" logs maxtime '
 expect-log ^rcptcheck: timeout ip=127\.0\.0\.1 pid=[0-9]+ code=421 reason=maxtime$
-expect-log ^rcptcheck: done .*end=maxtime$'
+expect-log ^rcptcheck: done .*end=maxtime tls=no$'
 stop_server "$SERVER_PID"
 serve_f maxdata plain RCPTCHECK_MAXTIME=1
 check "RCPTCHECK_MAXTIME in the middle of a message: 421, nothing queued" client "$PORT" "

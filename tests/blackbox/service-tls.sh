@@ -23,15 +23,15 @@ check "mkservice: -C without -K is refused" sh -c "! $(printf '%q ' "${MK[@]}") 
 check "mkservice -C -K: creates the service" "${MK[@]}" -C "$T/tls/cert.pem" -K "$T/tls/key.pem" "$S"
 check "mkservice -C -K: env/CERTFILE and env/KEYFILE name the files" \
   sh -c "[ \"\$(cat '$S/env/CERTFILE')\" = '$T/tls/cert.pem' ] && [ \"\$(cat '$S/env/KEYFILE')\" = '$T/tls/key.pem' ]"
-check "mkservice -C -K: run is envuidgid USER tcpserver, without -u/-g" \
-  sh -c "grep -q 'envuidgid Debian-exim tcpserver ' '$S/run' && ! grep -q -- ' -u [0-9]' '$S/run'"
+check "mkservice -C -K: run is envuidgid USER tcpserver, tcpserver stays root (no -U)" \
+  sh -c "grep -q 'envuidgid Debian-exim ' '$S/run' && grep -q '^ *tcpserver ' '$S/run' && ! grep -q -- ' -U' '$S/run'"
 check "mkservice -C -K: starttlsd first in the chain" grep -q "^ *$SRC/starttlsd $SRC/greetdelay " "$S/run"
 
 # Without -C, files in env/ do the same (-f rewrites run).
 S2=$T/svc2
 "${MK[@]}" "$S2" > /dev/null
-check "mkservice without a certificate: no starttlsd, tcpserver -u -g" \
-  sh -c "! grep -q starttlsd '$S2/run' && grep -q -- '-u $(id -u Debian-exim) -g $(id -g Debian-exim)' '$S2/run'"
+check "mkservice without a certificate: no starttlsd, tcpserver -U under envuidgid" \
+  sh -c "! grep -q starttlsd '$S2/run' && grep -q 'envuidgid Debian-exim ' '$S2/run' && grep -q -- ' -U' '$S2/run'"
 echo "$T/tls/cert.pem" > "$S2/env/CERTFILE"
 echo "$T/tls/key.pem" > "$S2/env/KEYFILE"
 check "mkservice -f with env/CERTFILE and env/KEYFILE: starttlsd first" \
