@@ -118,7 +118,7 @@ FUZZTIME ?= 30
 FUZZEACH = $(shell t=$$(( $(FUZZTIME) / 2 )); [ $$t -ge 1 ] || t=1; echo $$t)
 FUZZCC = clang $(NJ_CFLAGS) -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined
-fuzz:
+fuzz: src/patterns.h
 	mkdir -p tests/tmp/fuzz/corpus tests/tmp/fuzz/corpus-data
 	$(FUZZCC) -o tests/tmp/fuzz/fuzz_parsers tests/fuzz/fuzz_parsers.c $(LIBOBJ:.o=.c) $(LIBSTATIC) $(PSLLIBS)
 	$(FUZZCC) -o tests/tmp/fuzz/fuzz_data tests/fuzz/fuzz_data.c $(LIBOBJ:.o=.c) $(LIBSTATIC) $(PSLLIBS)
