@@ -140,6 +140,44 @@ static int files_list(nj_gladmin *a, nj_gl_listfunc *f, void *aux)
   return each_hex(fd, &top, &w);
 }
 
+/* DIR/xx/yy opened without making anything, no symlink followed: the
+ * leaf's fd, or -1 (errno). */
+static int open_leaf(const char *dir, const nj_glkey *k)
+{
+  int t, d1, d2 = -1, e = 0;
+  t = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (t < 0) return -1;
+  d1 = openat(t, k->dir1, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (d1 < 0) e = errno;
+  else {
+    d2 = openat(d1, k->dir2, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (d2 < 0) e = errno;
+    close(d1);
+  }
+  close(t);
+  if (d2 < 0) errno = e;
+  return d2;
+}
+
+static int files_peek(nj_gladmin *a, const nj_glkey *k, nj_glrec *r)
+{
+  struct stat st;
+  int d = open_leaf(a->files.dir, k), fd, e = 0;
+  memset(r, 0, sizeof *r);
+  r->found = NJ_GL_NONE;
+  if (d < 0) return errno == ENOENT ? 0 : errno;
+  fd = openat(d, k->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ELOOP) r->found = NJ_GL_SYMLINK;
+    else if (errno != ENOENT) e = errno;
+  } else {
+    if (fstat(fd, &st) < 0 || nj_glf_record(fd, &st, k->textlen ? k : 0, r) < 0) e = errno;
+    close(fd);
+  }
+  close(d);
+  return e;
+}
+
 static int files_remove(nj_gladmin *a, const nj_glkey *k)
 {
   int t, d1, d2, e = 0;
@@ -170,6 +208,7 @@ void nj_gladmin_open(nj_gladmin *a, const char *dir)
   nj_glf_init(&a->files, dir);
   a->s = &a->files.s;
   a->list = &files_list;
+  a->peek = &files_peek;
   a->remove = &files_remove;
   a->name = dir;
 }

@@ -38,6 +38,9 @@ struct nj_gladmin_s {
   /* Every record, in no particular order: 0, or an errno value (an
    * unreadable entry is warned about and skipped). */
   int (*list)(nj_gladmin *a, nj_gl_listfunc *f, void *aux);
+  /* Reads k's record as s->read does, with no side effect at all (the
+   * file store's read makes missing directories): 0 or an errno value. */
+  int (*peek)(nj_gladmin *a, const nj_glkey *k, nj_glrec *r);
   /* Removes k's record: 0, ENOENT when there was none, or an errno value. */
   int (*remove)(nj_gladmin *a, const nj_glkey *k);
   const char *name;       /* for messages: the directory, or the server */

@@ -170,7 +170,8 @@ static void read_key(nj_gladmin *a, const nj_glkey *k, nj_glrec *r)
 static void cmd_show(nj_gladmin *a, const nj_glkey *k)
 {
   nj_glrec r;
-  read_key(a, k, &r);
+  int e = a->peek(a, k, &r);
+  if (e) { errno = e; strerr_diefu4sys(111, "read the record of ", k->name, " in ", a->name); }
   show_line(k, &r);
 }
 

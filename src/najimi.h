@@ -9,6 +9,7 @@
  * calendar.c @tai64n labels, UTC times, YYYY-MM-DD dates, days
  * version.c  najimi's version and every program's -V
  * service.c  a service directory (-s SERVICEDIR of the operator tools)
+ * tcprules.c the tcpserver rule of a client, from a tcprules cdb
  *
  * Subsystems with headers of their own: greylist.h (ipgreylist's keys,
  * state and whitelist), qmailrcpt.h (recipients by qmail's rules),
@@ -414,6 +415,24 @@ extern void nj_svc_run(const char *dir, nj_svcrun *r);
  * first, then current), as pointers (char *) into names, in list. */
 #include <skalibs/genalloc.h>
 extern void nj_svc_logs(const char *dir, stralloc *names, genalloc *list);
+
+/* ---------------------------------------------------------- tcprules.c */
+
+/* The rule tcpserver follows for a client (ip as TCPREMOTEIP says it,
+ * host as TCPREMOTEHOST or 0), looked up in a tcprules cdb in tcpserver's
+ * order. 1 with r filled (name: the rule's address, "" for the default),
+ * 0 when no rule matches (tcpserver allows), -1 on error (errno; EPROTO
+ * for a corrupt cdb). */
+typedef struct nj_tcprule_s {
+  char name[300];
+  char data[4096];
+  size_t datalen;
+  int deny;
+} nj_tcprule;
+extern int nj_tcprules(const char *file, const char *ip, const char *host, nj_tcprule *r);
+/* The rule's variables in order: start with *pos = 0; 1 with *var
+ * pointing at "VAR=value" (n bytes, not NUL-terminated), 0 after the last. */
+extern int nj_tcprule_next(const nj_tcprule *r, size_t *pos, const char **var, size_t *n);
 
 /* ----------------------------------------------------------- version.c */
 
