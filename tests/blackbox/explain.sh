@@ -103,6 +103,16 @@ check "text output: the steps and the verdict" sh -c "
   grep -q '^verdict: deny: ' '$T/ex.txt'"
 check "files as options (no -s): the same verdict" sh -c "
   GREYLIST_MIN=2 GREYLIST_V4PREFIX=32 GREYLIST_KEY=ip '$EX' -j -x '$SVC/control/tcp.smtp.cdb' -D '$SVC/control/deny.smtp' -d '$SVC/greylist' -w '$SVC/control/greylist-whitelist.cdb' 127.0.7.1 | grep -q '\"verdict\":{\"code\":\"pass\",\"why\":\"whitelisted\"}'"
+# The rule lookup, against tcprulescheck over rules of every form.
+printf '10.1.2.3:allow,A="exact"\n10.1.2.:allow,A="prefix3"\n10.1.:deny\n=mx.example.org:allow,A="host"\n=.example.org:allow,A="suffix"\n=.org:allow,A="tld"\n=:allow,A="anyname"\n:allow,A="default"\n' |
+  tcprules "$T/forms.cdb" "$T/forms.tmp"
+check "the rule for each address and name is tcprulescheck's" sh -c "
+  for c in '10.1.2.3 -' '10.1.2.4 -' '10.1.9.9 -' '10.2.0.1 mx.example.org' '10.2.0.1 a.b.example.org' '10.2.0.1 x.org' '10.2.0.1 x.net' '10.2.0.1 -' '10.1.2.3 mx.example.org'; do
+    set -- \$c; h=\$2; [ \"\$h\" = - ] && h=
+    want=\$(env TCPREMOTEIP=\$1 \${h:+TCPREMOTEHOST=\$h} tcprulescheck '$T/forms.cdb' | sed -n 's/^rule \\(.*\\):\$/\\1/p')
+    got=\$('$EX' -j -x '$T/forms.cdb' \$1 \$h | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"tcprules\"][\"rule\"] or \"\")')
+    echo \"# \$1 \$h: tcprulescheck '\$want', explain '\$got'\"; [ \"\$want\" = \"\$got\" ] || exit 1
+  done"
 check "usage: no address, a bad one: exit 100" sh -c "
   '$EX' 2>/dev/null; [ \$? -eq 100 ] || exit 1; '$EX' -s '$SVC' 300.1.2.3 2>/dev/null; [ \$? -eq 100 ]"
 check "-V" sh -c "'$EX' -V | grep -qx 'najimi-explain najimi $(cat "$TOP/VERSION")'"
