@@ -229,12 +229,26 @@ static int pair_ulong(const nj_logpair *p, unsigned long *v)
   return p->key && nj_ulong_parsen(p->val, p->vlen, 0, 0xffffffffUL, v);
 }
 
-/* A 451 of ipgreylist's own (new, too-soon): the key's first sighting. */
-static void grey451(const nj_logpair *key, const nj_logpair *age)
+/* The keys refused and not back (at the end, or when a new record
+ * replaces theirs). */
+static void never(const gkey *g)
+{
+  total.c[C_NEVER]++;
+  if (g->day >= 0) days[g->day]->c[C_NEVER]++;
+}
+
+/* A 451 of ipgreylist's own (new, too-soon): the key's first sighting.
+ * A new record for a key still pending (its old one went stale: it never
+ * came back in the window) starts again. */
+static void grey451(const nj_logpair *key, const nj_logpair *age, int isnew)
 {
   unsigned long a = 0;
   gkey *g = key_find(key, 1);
-  if (!g || g->state == K_PENDING) return;
+  if (!g) return;
+  if (g->state == K_PENDING) {
+    if (!isnew) return;
+    never(g);
+  }
   pair_ulong(age, &a);
   g->state = K_PENDING;
   g->first = now_t - (int64_t)a;
@@ -267,11 +281,8 @@ static void greypass(const nj_logpair *key, const nj_logpair *age)
 static void never_back(void)
 {
   size_t i;
-  for (i = 0; i < KEYMAX; i++) {
-    if (keys[i].state != K_PENDING) continue;
-    total.c[C_NEVER]++;
-    if (keys[i].day >= 0) days[keys[i].day]->c[C_NEVER]++;
-  }
+  for (i = 0; i < KEYMAX; i++)
+    if (keys[i].state == K_PENDING) never(keys + i);
 }
 
 /* ------------------------------------------------------------ lines */
@@ -302,9 +313,9 @@ static void ipgreylist(const nj_logline *l, const pairs *f)
 {
   int c451 = f->code.key && IS(&f->code, "451");
   if (ACTIS(l, "new")) {
-    if (c451) { bump(C_NEW, 1); grey451(&f->key, &f->age); }
+    if (c451) { bump(C_NEW, 1); grey451(&f->key, &f->age, 1); }
   } else if (ACTIS(l, "too-soon")) {
-    if (c451) { bump(C_TOOSOON, 1); grey451(&f->key, &f->age); }
+    if (c451) { bump(C_TOOSOON, 1); grey451(&f->key, &f->age, 0); }
   } else if (ACTIS(l, "pass")) {
     bump(C_PROMOTED, 1);
     greypass(&f->key, &f->age);

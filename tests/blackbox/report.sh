@@ -181,6 +181,20 @@ check "-b 2026-12-01: only the lines from midnight on (the pass's delay from the
 check "-e: only the lines before it; the two keys never came back" sh -c "$(declare -f field is); T='$T'
   is total.counts.lines 5 && is total.counts.never_came_back 2 && is total.delay.count 0"
 
+# A key refused, never back in the window, refused again (its record
+# reset as stale), then back: one key never came back, and the delay is
+# the second episode's.
+python3 - > "$T/stale.log" <<'PY'
+def st(s): return "@%016x%08x " % (2**62 + 10 + s, 0)
+t = 1796000000
+print(st(t) + "ipgreylist: new ip=192.0.2.1 pid=1 key=192.0.2.0-24 keyby=net age=0 code=451")
+print(st(t + 2 * 86400) + "ipgreylist: new ip=192.0.2.1 pid=2 key=192.0.2.0-24 keyby=net age=0 reset=stale was=172800 code=451")
+print(st(t + 2 * 86400 + 600) + "ipgreylist: pass ip=192.0.2.1 pid=3 key=192.0.2.0-24 keyby=net age=600 count=0")
+PY
+"$RP" -j "$T/stale.log" > "$T/report.json"
+check "a stale record replaced: that episode never came back, the delay is the new one's" sh -c "$(declare -f field is); T='$T'
+  is total.counts.never_came_back 1 && is total.delay.count 1 && is total.delay.max 600 && is total.counts.greylisted 2"
+
 check "usage errors exit 100; a missing log 111 (a vanished one: warned, skipped)" sh -c "
   '$RP' -b yesterday /dev/null 2>/dev/null; [ \$? -eq 100 ] || exit 1
   '$RP' -x 2>/dev/null; [ \$? -eq 100 ] || exit 1
