@@ -298,6 +298,7 @@ int main(int argc, char const *const *argv)
     else strerr_dieusage(100, USAGE);
   }
   nj_gladmin_close(&a);
+  stralloc_free(&run.text);
   if (!buffer_flush(buffer_1)) strerr_diefu1sys(111, "write to stdout");
   return 0;
 }

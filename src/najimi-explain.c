@@ -460,5 +460,6 @@ int main(int argc, char const *const *argv)
 
   if (opt.json) json(); else text();
   if (buffer_putflush(buffer_1, out.s, out.len) < 0) strerr_diefu1sys(111, "write to stdout");
+  stralloc_free(&run.text);         /* the paths from run point into it */
   return 0;
 }

@@ -741,6 +741,8 @@ int main(int argc, char const *const *argv)
     nj_svc_logs(opt.dir, &names, &list);
     readlogs((int)genalloc_len(char *, &list), (char const *const *)genalloc_s(char *, &list));
   } else readlogs(argc, argv);
+  genalloc_free(char *, &list);
+  stralloc_free(&names);
   never_back();
 
   if (opt.json) json();
