@@ -573,10 +573,15 @@ static void text(void)
 }
 
 /* JSON: {"total": PERIOD, "days": [PERIOD...]} */
+/* A JSON string: a reply's code is a log value, which may hold a quote
+ * or a backslash (escaped); nothing else needs it (printable ASCII). */
 static void json_str(const char *s)
 {
-  put("\"");   /* our names and stamps: no quote or backslash in them */
-  put(s);
+  put("\"");
+  for (; *s; s++) {
+    if (*s == '"' || *s == '\\') put("\\");
+    putn(s, 1);
+  }
   put("\"");
 }
 
