@@ -52,7 +52,7 @@ enum {
   C_EARLY, C_HANGUP, C_NEW, C_TOOSOON, C_WOULD, C_GLREFUSED, C_BADIP,
   C_GLERROR, C_PROMOTED, C_REGULAR, C_WHITELISTED, C_RELAYCLIENT,
   C_REJECT, C_LIMIT, C_DEFER, C_DONE, C_MSGS, C_MSGSESS, C_NEVER,
-  C_UNTRACKED, C_FROMAGE, C_N
+  C_UNTRACKED, C_FROMAGE, C_TRIP451, C_TRIPPASS, C_TRIPNEVER, C_N
 };
 static const char *const cname[C_N] = {
   "lines", "bad_lines", "sessions", "tls_sessions", "tls_failed",
@@ -61,7 +61,8 @@ static const char *const cname[C_N] = {
   "no_address", "greylist_errors", "regulars_gained", "regular_passes",
   "whitelisted", "relayclient", "unknown_users", "dictionary_cuts",
   "rcpt_deferred", "rcptcheck_sessions", "messages", "sessions_with_mail",
-  "never_came_back", "untracked_keys", "delays_from_record_age"
+  "never_came_back", "untracked_keys", "delays_from_record_age",
+  "triplets_greylisted", "triplets_passed", "triplets_never_came_back"
 };
 
 typedef struct act_s { uint64_t h; char name[ACTNAME]; unsigned long n; } act;
@@ -70,7 +71,8 @@ typedef struct period_s {
   int64_t day;            /* -d: its day; else -1 */
   int64_t first, last;    /* the first and last stamp seen in it (0: none) */
   unsigned long c[C_N];
-  nj_delays delays;
+  nj_delays delays;       /* ipgreylist's keys */
+  nj_delays tdelays;      /* rcptcheck's triplets */
   act acts[ACTMAX];
   unsigned int nacts;
   unsigned long actother;
@@ -205,13 +207,14 @@ static void session(const char *ip, size_t iplen, const char *pid, size_t pidlen
  * filled to at most 3/4. */
 #define K_PENDING 1
 #define K_PASSED 2
-typedef struct gkey_s { uint64_t h; int64_t first; int32_t day; uint32_t state; } gkey;
+typedef struct gkey_s { uint64_t h; int64_t first; int32_t day; uint16_t state, trip; } gkey;
 static gkey *keys;
 static unsigned long nkeys;
 
-static gkey *key_find(const nj_logpair *k, int create)
+/* trip: a triplet's key (rcptcheck), hashed apart from ipgreylist's */
+static gkey *key_find(const nj_logpair *k, int create, int trip)
 {
-  uint64_t h = hash(k->val, k->vlen, HASH0) | 1;
+  uint64_t h = hash(k->val, k->vlen, trip ? ~HASH0 : HASH0) | 1;
   size_t i = (size_t)(h & (KEYMAX - 1));
   while (keys[i].h) {
     if (keys[i].h == h) return keys + i;
@@ -221,6 +224,7 @@ static gkey *key_find(const nj_logpair *k, int create)
   if (nkeys >= KEYMAX / 4 * 3) { bump(C_UNTRACKED, 1); return 0; }
   nkeys++;
   keys[i].h = h;
+  keys[i].trip = (uint16_t)trip;
   return keys + i;
 }
 
@@ -233,17 +237,18 @@ static int pair_ulong(const nj_logpair *p, unsigned long *v)
  * replaces theirs). */
 static void never(const gkey *g)
 {
-  total.c[C_NEVER]++;
-  if (g->day >= 0) days[g->day]->c[C_NEVER]++;
+  unsigned int c = g->trip ? C_TRIPNEVER : C_NEVER;
+  total.c[c]++;
+  if (g->day >= 0) days[g->day]->c[c]++;
 }
 
 /* A 451 of ipgreylist's own (new, too-soon): the key's first sighting.
  * A new record for a key still pending (its old one went stale: it never
  * came back in the window) starts again. */
-static void grey451(const nj_logpair *key, const nj_logpair *age, int isnew)
+static void grey451(const nj_logpair *key, const nj_logpair *age, int isnew, int trip)
 {
   unsigned long a = 0;
-  gkey *g = key_find(key, 1);
+  gkey *g = key_find(key, 1, trip);
   if (!g) return;
   if (g->state == K_PENDING) {
     if (!isnew) return;
@@ -258,10 +263,10 @@ static void grey451(const nj_logpair *key, const nj_logpair *age, int isnew)
 /* A pass after greylisting (ipgreylist pass): the delay, counted in the
  * period of the first 451. Without a 451 in the log (before it began),
  * the record's age says it. */
-static void greypass(const nj_logpair *key, const nj_logpair *age)
+static void greypass(const nj_logpair *key, const nj_logpair *age, int trip)
 {
   unsigned long a = 0;
-  gkey *g = key_find(key, 0);
+  gkey *g = key_find(key, 0, trip);
   int64_t delay;
   period *p = cur;
   if (g && g->state == K_PENDING && timed) {
@@ -273,8 +278,8 @@ static void greypass(const nj_logpair *key, const nj_logpair *age)
     bump(C_FROMAGE, 1);
   }
   if (g) g->state = K_PASSED;
-  nj_dl_add(&total.delays, delay);
-  if (p) nj_dl_add(&p->delays, delay);
+  nj_dl_add(trip ? &total.tdelays : &total.delays, delay);
+  if (p) nj_dl_add(trip ? &p->tdelays : &p->delays, delay);
 }
 
 /* At the end: the keys still pending never came back. */
@@ -313,12 +318,12 @@ static void ipgreylist(const nj_logline *l, const pairs *f)
 {
   int c451 = f->code.key && IS(&f->code, "451");
   if (ACTIS(l, "new")) {
-    if (c451) { bump(C_NEW, 1); grey451(&f->key, &f->age, 1); }
+    if (c451) { bump(C_NEW, 1); grey451(&f->key, &f->age, 1, 0); }
   } else if (ACTIS(l, "too-soon")) {
-    if (c451) { bump(C_TOOSOON, 1); grey451(&f->key, &f->age, 0); }
+    if (c451) { bump(C_TOOSOON, 1); grey451(&f->key, &f->age, 0, 0); }
   } else if (ACTIS(l, "pass")) {
     bump(C_PROMOTED, 1);
-    greypass(&f->key, &f->age);
+    greypass(&f->key, &f->age, 0);
   } else if (ACTIS(l, "regular")) bump(C_REGULAR, 1);
   else if (ACTIS(l, "whitelisted") || ACTIS(l, "not-suspicious")) bump(C_WHITELISTED, 1);
   else if (ACTIS(l, "relayclient")) bump(C_RELAYCLIENT, 1);
@@ -334,6 +339,16 @@ static void rcptcheck(const nj_logline *l, const pairs *f)
   if (ACTIS(l, "reject")) bump(C_REJECT, 1);
   else if (ACTIS(l, "limit")) bump(C_LIMIT, 1);
   else if (ACTIS(l, "defer")) bump(C_DEFER, 1);
+  else if (ACTIS(l, "grey")) {      /* a triplet: code=451 (new when age=0), or passed */
+    unsigned long a = 1;
+    if (f->code.key && IS(&f->code, "451")) {
+      bump(C_TRIP451, 1);
+      grey451(&f->key, &f->age, pair_ulong(&f->age, &a) && !a, 1);
+    } else if (!f->code.key && !f->would.key) {
+      bump(C_TRIPPASS, 1);
+      greypass(&f->key, &f->age, 1);
+    }
+  }
   else if (ACTIS(l, "done")) {
     bump(C_DONE, 1);
     if (f->msgs.key && nj_ulong_parsen(f->msgs.val, f->msgs.vlen, 0, 0xffffffffUL, &m) && m) {
@@ -479,12 +494,14 @@ static const struct { const char *prog, *what; unsigned int c; } refusal_rows[] 
   { "rcptcheck", "unknown users (550)", C_REJECT },
   { "rcptcheck", "dictionary cuts (421)", C_LIMIT },
   { "rcptcheck", "recipients deferred (451)", C_DEFER },
+  { "rcptcheck", "triplets greylisted (451)", C_TRIP451 },
   { "tcpserver", "deny (tcprules)", C_TCPDENY },
 }, pass_rows[] = {
   { "ipgreylist", "regulars gained", C_PROMOTED },
   { "ipgreylist", "regulars let in", C_REGULAR },
   { "ipgreylist", "whitelisted", C_WHITELISTED },
   { "ipgreylist", "relay clients", C_RELAYCLIENT },
+  { "rcptcheck", "triplets passed", C_TRIPPASS },
 };
 
 static void row(const char *prog, const char *what, unsigned long n)
@@ -541,6 +558,15 @@ static void text_delay(const period *p)
   put(" (untracked "); putu(p->c[C_UNTRACKED]);
   put(", delay from the record's age "); putu(p->c[C_FROMAGE]); put(")\n");
   text_hist(d);
+  d = &p->tdelays;
+  if (!d->count && !p->c[C_TRIP451]) return;
+  put("triplet delay (rcptcheck: first 451 to first pass, per triplet)\n  passed ");
+  putu(d->count);
+  put(": median "); putdur(nj_dl_pct(d, 50));
+  put(", p90 "); putdur(nj_dl_pct(d, 90));
+  put(", max "); putdur(d->max);
+  put("\n  never came back "); putu(p->c[C_TRIPNEVER]); put("\n");
+  text_hist(d);
 }
 
 static void text_one(const period *p)
@@ -585,17 +611,18 @@ static void json_str(const char *s)
   put("\"");
 }
 
-static void json_delay(const period *p)
+static void json_delay(const char *name, const nj_delays *d, unsigned long never)
 {
   unsigned long bin[NJ_DL_BINS];
   unsigned int i;
-  put("\"delay\":{\"count\":"); putu(p->delays.count);
-  put(",\"median\":"); putu((unsigned long)nj_dl_pct(&p->delays, 50));
-  put(",\"p90\":"); putu((unsigned long)nj_dl_pct(&p->delays, 90));
-  put(",\"max\":"); putu((unsigned long)p->delays.max);
-  put(",\"never_came_back\":"); putu(p->c[C_NEVER]);
+  json_str(name);
+  put(":{\"count\":"); putu(d->count);
+  put(",\"median\":"); putu((unsigned long)nj_dl_pct(d, 50));
+  put(",\"p90\":"); putu((unsigned long)nj_dl_pct(d, 90));
+  put(",\"max\":"); putu((unsigned long)d->max);
+  put(",\"never_came_back\":"); putu(never);
   put(",\"histogram\":[");
-  nj_dl_bins(&p->delays, bin);
+  nj_dl_bins(d, bin);
   for (i = 0; i < NJ_DL_BINS; i++) {
     if (i) put(",");
     put("{\"bin\":"); json_str(nj_dl_label[i]);
@@ -622,7 +649,9 @@ static void json_one(const period *p)
   }
   put("},\"tls_share\":"); putpct(p->c[C_TLS], p->c[C_SESSIONS]);
   put(",");
-  json_delay(p);
+  json_delay("delay", &p->delays, p->c[C_NEVER]);
+  put(",");
+  json_delay("triplet_delay", &p->tdelays, p->c[C_TRIPNEVER]);
   put(",\"replies\":{");
   for (i = 0; i < p->nacts; i++) {
     if (i) put(",");
