@@ -40,7 +40,7 @@ check "show 192.0.2.77 (same /24), show net:192.0.2.0/24, show by file name: the
 check "add 192.0.2.9: a regular now" sh -c "
   '$AD' -d '$S' add 192.0.2.9 | grep -Eq '^added key=net:192\.0\.2\.0/24 state=regular count=0 .* next=pass-regular left=3110400 '"
 check "the chain now lets 192.0.2.9 in at once" session 250
-check "... logged as a regular" grep -Eq '^ipgreylist: regular ip=192\.0\.2\.9 pid=[0-9]+ key=192\.0\.2\.0-24 keyby=net age=0' "$LOG"
+check "... logged as a regular" wait_for 40 grep -Eq '^ipgreylist: regular ip=192\.0\.2\.9 pid=[0-9]+ key=192\.0\.2\.0-24 keyby=net age=[0-9]+$' "$LOG"
 check "as root on a state owned by nobody: the records made stay nobody's" sh -c "
   mkdir -p '$T/nobody' && chown nobody: '$T/nobody' && '$AD' -d '$T/nobody' add 192.0.2.9 > /dev/null &&
   [ -n \"\$(find '$T/nobody' -name 192.0.2.0-24 -user nobody)\" ] && [ -z \"\$(find '$T/nobody' ! -user nobody)\" ]"
