@@ -368,6 +368,8 @@ int main(int argc, char const *const *argv)
     walk(dfd);
     close(dfd);
   }
-  summary();
+  /* quiet on success, for cron: the summary with -v or -n, or when a
+   * file could not be handled */
+  if (verbose || n.errors) summary();
   return n.errors ? 111 : 0;
 }

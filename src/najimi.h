@@ -8,6 +8,8 @@
  * smtp.c     the fake SMTP session that refuses a client
  * calendar.c @tai64n labels, UTC times, YYYY-MM-DD dates, days
  * version.c  najimi's version and every program's -V
+ * service.c  a service directory (-s SERVICEDIR of the operator tools)
+ * tcprules.c the tcpserver rule of a client, from a tcprules cdb
  *
  * Subsystems with headers of their own: greylist.h (ipgreylist's keys,
  * state and whitelist), qmailrcpt.h (recipients by qmail's rules),
@@ -388,6 +390,49 @@ extern int nj_date_scan(const char *s, size_t n, int64_t *day);
 /* Writes the day (clamped to 1970..9999) as "YYYY-MM-DD" and a NUL into
  * buf (NJ_DATEFMT bytes); returns NJ_DATEFMT - 1. */
 extern size_t nj_date_fmt(char *buf, int64_t day);
+
+/* ----------------------------------------------------------- service.c */
+
+/* A service directory as najimi-mkservice makes it (the operator tools'
+ * -s SERVICEDIR). nj_svc_env sets the variables of DIR/env/ as envdir
+ * does (an empty file unsets one): 1, or 0 when there is no env/; dies
+ * (111) on a read error. */
+extern int nj_svc_env(const char *dir);
+
+/* The words of DIR/run and what the chain's options say (0: not given):
+ * tcpserver -x RULES, greetdelay -p SECS, ipgreylist -d -w -p. Paths are
+ * as written (relative ones to DIR). No run: n is 0. */
+#define NJ_SVC_WORDS 256
+typedef struct nj_svcrun_s {
+  stralloc text;
+  char *word[NJ_SVC_WORDS];
+  size_t n;
+  const char *rules, *greetpause, *gldir, *glwl, *glpat;
+} nj_svcrun;
+extern void nj_svc_run(const char *dir, nj_svcrun *r);
+
+/* DIR/log/main's files in reading order (multilog's @*.s and @*.u, oldest
+ * first, then current), as pointers (char *) into names, in list. */
+#include <skalibs/genalloc.h>
+extern void nj_svc_logs(const char *dir, stralloc *names, genalloc *list);
+
+/* ---------------------------------------------------------- tcprules.c */
+
+/* The rule tcpserver follows for a client (ip as TCPREMOTEIP says it,
+ * host as TCPREMOTEHOST or 0), looked up in a tcprules cdb in tcpserver's
+ * order. 1 with r filled (name: the rule's address, "" for the default),
+ * 0 when no rule matches (tcpserver allows), -1 on error (errno; EPROTO
+ * for a corrupt cdb). */
+typedef struct nj_tcprule_s {
+  char name[300];
+  char data[4096];
+  size_t datalen;
+  int deny;
+} nj_tcprule;
+extern int nj_tcprules(const char *file, const char *ip, const char *host, nj_tcprule *r);
+/* The rule's variables in order: start with *pos = 0; 1 with *var
+ * pointing at "VAR=value" (n bytes, not NUL-terminated), 0 after the last. */
+extern int nj_tcprule_next(const nj_tcprule *r, size_t *pos, const char **var, size_t *n);
 
 /* ----------------------------------------------------------- version.c */
 

@@ -27,7 +27,7 @@
 #include "najimi.h"
 #include "denyfile.h"
 
-#define USAGE "retrydeny [ -n sessions ] [ -w hours ] [ -e days ] [ -k file ]... [ -r text ] [ -t time ] [ -6 ] [ -q ] denyfile [ log... ]"
+#define USAGE "retrydeny [ -N ] [ -n sessions ] [ -w hours ] [ -e days ] [ -k file ]... [ -r text ] [ -t time ] [ -6 ] [ -q ] denyfile [ log... ]"
 #define SESSIONMAX 3600        /* a pid seen again within this is the same session */
 #define KMAX 4096              /* own networks */
 #define NETLINEMAX 255         /* the longest line of a -k file */
@@ -44,6 +44,7 @@ static int64_t opt_e = 7 * 86400;      /* an entry lives this long after the las
 static const char *opt_r = 0;          /* RBLSMTPD text, or 0 for deny */
 static int opt_6 = 0;                  /* write IPv6 rules too */
 static int opt_q = 0;
+static int opt_N = 0;                  /* dry run: say what would change, write nothing */
 
 typedef struct net_s { nj_ip ip; unsigned int len; } net;
 static genalloc nets = GENALLOC_ZERO;  /* net: the -k networks */
@@ -60,6 +61,7 @@ typedef struct ev_s { int64_t t; uint32_t pid; } ev;
 
 #define F_OLD 1        /* listed in the previous DENYFILE */
 #define F_OFFENCE 2    /* offended in this input, after any accepted message */
+#define F_WASOLD 4     /* listed in the previous DENYFILE (kept when F_OLD is cleared) */
 
 typedef struct host_s {
   nj_ip ip;
@@ -326,7 +328,7 @@ static void readold(const char *file)
       if (d[i].last > h->old_last) h->old_last = d[i].last;
       if (d[i].sessions > h->old_count) h->old_count = d[i].sessions;
     } else {
-      h->flags |= F_OLD;
+      h->flags |= F_OLD | F_WASOLD;
       h->old_first = d[i].first;
       h->old_last = d[i].last;
       h->old_count = d[i].sessions;
@@ -372,6 +374,39 @@ static int verdict(const host *h, int64_t now, nj_deny *d)
   return V_LIST;
 }
 
+/* -N: one line per entry that would be added, kept or removed, with
+ * its evidence and, for a removal, why:
+ *   retrydeny: would-add IP sessions=N first=UTC last=UTC expires=UTC
+ *   retrydeny: would-remove IP why=expired|accepted-mail|own-network|ipv6 ... */
+static void dry(stralloc *sa, const char *what, const host *h, const nj_deny *d, const char *why)
+{
+  char ip[NJ_IPFMT], num[ULONG_FMT], t[NJ_UTCFMT];
+  nj_deny old;
+  if (!d) {                      /* cleared by an accepted message: the old evidence */
+    old.sessions = h->old_count; old.first = h->old_first; old.last = h->old_last;
+    old.expires = h->old_last + opt_e;
+    d = &old;
+  }
+  if (!stralloc_cats(sa, PROG) || !stralloc_cats(sa, ": would-") || !stralloc_cats(sa, what) ||
+      !stralloc_cats(sa, " ") || !stralloc_catb(sa, ip, nj_ip_fmt(ip, &h->ip)) ||
+      (why && (!stralloc_cats(sa, " why=") || !stralloc_cats(sa, why))) ||
+      !stralloc_cats(sa, " sessions=") || !stralloc_catb(sa, num, ulong_fmt(num, d->sessions)) ||
+      !stralloc_cats(sa, " first=") || !stralloc_catb(sa, t, nj_utc_fmt(t, d->first)) ||
+      !stralloc_cats(sa, " last=") || !stralloc_catb(sa, t, nj_utc_fmt(t, d->last)) ||
+      !stralloc_cats(sa, " expires=") || !stralloc_catb(sa, t, nj_utc_fmt(t, d->expires)) ||
+      !stralloc_cats(sa, "\n")) nomem();
+}
+
+static stralloc dryout = STRALLOC_ZERO;
+
+static void dry_verdict(int v, const host *h, const nj_deny *d)
+{
+  static const char *const why[] = { "accepted-mail", 0, "own-network", "ipv6", "expired" };
+  if (!opt_N) return;
+  if (v == V_LIST) dry(&dryout, h->flags & F_WASOLD ? "keep" : "add", h, d, 0);
+  else if (h->flags & F_WASOLD) dry(&dryout, "remove", h, v == V_NONE ? 0 : d, why[v]);
+}
+
 static int cmp_host(const void *a, const void *b)
 {
   const host *x = genalloc_s(host, &hosts) + *(const uint32_t *)a;
@@ -391,7 +426,9 @@ static void build(stralloc *out, int64_t now)
   for (i = 0; i < n; i++) {
     const host *h = genalloc_s(host, &hosts) + genalloc_s(uint32_t, &order)[i];
     nj_deny d;
-    switch (verdict(h, now, &d)) {
+    int v = verdict(h, now, &d);
+    dry_verdict(v, h, &d);
+    switch (v) {
       case V_LIST:
         if (!nj_deny_fmt(out, &d, opt_r)) nomem();
         res.listed++;
@@ -415,6 +452,11 @@ static int writeout(const char *file, int64_t now)
   if (!nj_deny_header(&out)) nomem();
   build(&out, now);
   same = oldfile.s && oldfile.len == out.len && !memcmp(oldfile.s, out.s, out.len);
+  if (opt_N) {
+    if (allwrite(1, dryout.s, dryout.len) < dryout.len) strerr_diefu1sys(111, "write to stdout");
+    stralloc_free(&out);
+    return !same;
+  }
   if (!same) {
     memcpy(suffix, ".tmp.", 5);
     suffix[5 + pid_fmt(suffix + 5, getpid())] = 0;
@@ -457,7 +499,7 @@ static void summary(int64_t now, int wrote)
         !stralloc_catb(&sa, num, ulong_fmt(num, f[i].v))) nomem();
   }
   if (!stralloc_cats(&sa, " now=") || !stralloc_catb(&sa, d, nj_utc_fmt(d, now)) ||
-      !stralloc_cats(&sa, wrote ? " file=rewritten\n" : " file=unchanged\n")) nomem();
+      !stralloc_cats(&sa, !wrote ? " file=unchanged\n" : opt_N ? " file=would-change\n" : " file=rewritten\n")) nomem();
   allwrite(2, sa.s, sa.len);
   stralloc_free(&sa);
 }
@@ -501,7 +543,7 @@ int main(int argc, char const *const *argv)
 
   nj_version_opt(argc, argv);
   for (;;) {
-    int opt = subgetopt_r(argc, argv, "n:w:e:k:r:t:6q", &l);
+    int opt = subgetopt_r(argc, argv, "Nn:w:e:k:r:t:6q", &l);
     if (opt == -1) break;
     switch (opt) {
       case 'n': opt_n = nj_opt_ulong('n', l.arg, 1, 1000); break;
@@ -512,6 +554,7 @@ int main(int argc, char const *const *argv)
       case 't': now = parse_time(l.arg); have_now = 1; break;
       case '6': opt_6 = 1; break;
       case 'q': opt_q = 1; break;
+      case 'N': opt_N = 1; break;
       default: strerr_dieusage(100, USAGE);
     }
   }

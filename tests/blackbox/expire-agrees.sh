@@ -80,7 +80,7 @@ E2=$T/state2
 mkdir -p "$E2"
 E=$E2 mk 10.3.0.3 pending '-60000 seconds'
 check "GREYLIST_MIN above GREYLIST_WINDOW: expire keeps what ipgreylist still lets through, and says why" sh -c "
-  GREYLIST_MIN=100000 GREYLIST_WINDOW=50000 '$EXPIRE' '$E2' > '$T/expire2.out' 2> '$T/expire2.err' &&
+  GREYLIST_MIN=100000 GREYLIST_WINDOW=50000 '$EXPIRE' -v '$E2' > '$T/expire2.out' 2> '$T/expire2.err' &&
   grep -q ' files=1 kept=1 stale=0 ' '$T/expire2.out' && [ -n \"\$(find '$E2' -name 10.3.0.3)\" ] &&
   grep -qF 'ipgreylist-expire: warning: GREYLIST_MIN=100000 above GREYLIST_WINDOW=50000, using both defaults' '$T/expire2.err'"
 check "GREYLIST_MIN above GREYLIST_WINDOW: ipgreylist lets that record through" sh -c "

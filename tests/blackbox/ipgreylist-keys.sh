@@ -454,7 +454,7 @@ check "expire: a hashed name in its fan-out holding another key's record is corr
 mkdir -p "$T/state8/00/00"
 touch -d '-40 days' "$T/state8/00/00/$OUTLOOK_KEY"
 check "expire: a hashed name outside its fan-out is not ours: skipped, kept" sh -c "
-  '$EXPIRE' '$T/state8' | grep -q ' skipped=1 ' && [ -f '$T/state8/00/00/$OUTLOOK_KEY' ]"
+  '$EXPIRE' -v '$T/state8' | grep -q ' skipped=1 ' && [ -f '$T/state8/00/00/$OUTLOOK_KEY' ]"
 check "expire: a missing directory among several: exit 111, nothing walked" sh -c "
   '$EXPIRE' '$S' '$T/nope' > /dev/null 2>&1; [ \$? -eq 111 ]"
 

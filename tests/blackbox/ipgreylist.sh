@@ -571,8 +571,8 @@ echo 'pending 0' > "$d/.tmp.999999"; touch -d '-2 hours' "$d/.tmp.999999"   # a 
 echo 'pending 0' > "$d/.tmp.999998"                                         # a live session's
 echo 'not ours' > "$d/README"; touch -d '-400 days' "$d/README"            # a foreign file
 find "$E" -type f | sort > "$T/before"
-check "ipgreylist-expire: exit 0, summary counts" sh -c "
-  '$EXPIRE' '$E' > '$T/expire.out' &&
+check "ipgreylist-expire: exit 0, summary counts (-v)" sh -c "
+  '$EXPIRE' -v '$E' > '$T/expire.out' &&
   grep -qx 'ipgreylist-expire: done files=9 kept=5 stale=2 lapsed=2 corrupt=0 tmp=1 skipped=1 errors=0' '$T/expire.out'"
 find "$E" -type f | sort > "$T/after"
 check "ipgreylist-expire: removed exactly the stale files" sh -c "
@@ -581,7 +581,11 @@ check "ipgreylist-expire: removed exactly the stale files" sh -c "
 check "ipgreylist-expire: -j 1 and -j 5 (parallel workers) count the same" sh -c "
   a=\$('$EXPIRE' -n -j 1 '$E' | tail -n1); b=\$('$EXPIRE' -n -j 5 '$E' | tail -n1); [ \"\$a\" = \"\$b\" ] && echo \"\$a\" | grep -q ' files=5 '"
 check "ipgreylist-expire: a second run removes nothing" sh -c "
-  '$EXPIRE' '$E' | grep -q ' stale=0 lapsed=0 corrupt=0 tmp=0 '"
+  '$EXPIRE' -v '$E' | grep -qx 'ipgreylist-expire: done files=5 kept=5 stale=0 lapsed=0 corrupt=0 tmp=0 skipped=1 errors=0'"
+mk 10.0.0.21 pending '-2 days'
+check "ipgreylist-expire without -v: silent on success (cron mails nothing), and it did remove" sh -c "
+  '$EXPIRE' '$E' > '$T/quiet.out' 2> '$T/quiet.err' && [ ! -s '$T/quiet.out' ] && [ ! -s '$T/quiet.err' ] &&
+  [ -z \"\$(find '$E' -name 10.0.0.21)\" ]"
 mk 10.0.0.20 pending '-2 days'
 check "ipgreylist-expire -v: one line per removed file, -n removes nothing" sh -c "
   '$EXPIRE' -n '$E' | grep -q '^ipgreylist-expire: would-remove stale key=10.0.0.20 age=17280[0-9] path=' && [ -n \"\$(find '$E' -name 10.0.0.20)\" ] &&
@@ -595,7 +599,7 @@ for n in $(seq 1 30); do mk "10.1.0.$n" regular '-1 day'; done
 for n in $(seq 31 60); do mk "10.1.0.$n" pending '-3 days'; done
 (for n in $(seq 1 30); do PROTO=TCP TCPREMOTEIP=10.1.0.$n "$GL" -d "$E" true < /dev/null 2>/dev/null; done) &
 bgpid=$!
-"$EXPIRE" "$E" > "$T/expire2.out"
+"$EXPIRE" -v "$E" > "$T/expire2.out"
 wait "$bgpid"
 check "expire beside sessions: 30 regulars kept, 30 stale gone, no error, nothing left aside" sh -c "
   [ \$(find '$E' -name '10.1.0.*' | wc -l) -eq 30 ] && grep -q ' stale=30 .* errors=0$' '$T/expire2.out' && [ -z \"\$(find '$E' -name '.expire.*')\" ]"

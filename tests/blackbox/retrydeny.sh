@@ -228,6 +228,46 @@ check "merge: a hand-added rule is dropped with a warning" sh -c "'$RD' -q -k '$
 # Entries from the old file survive a run over a log that lacks them.
 check "merge: old entries kept when the log no longer shows them" sh -c "'$RD' -q -k '$T/own' '$T/deny' '$T/later6' && cmp '$T/deny' '$T/deny.1'"
 
+# -N: a dry run says what the real run then does, and writes nothing.
+# The old list: deny.1 (192.0.2.7, 198.51.100.4) and, when rcptcheck
+# runs, 192.0.2.10 listed just before the log began (it delivered a
+# message since). With -n 4, 192.0.2.9 comes in.
+cp "$T/deny.1" "$T/dN"
+if [ -x "$RC" ]; then
+  t0=$(head -n1 "$T/current" | cut -c2-17)
+  before=$(date -u -d "@$(( 0x$t0 - 0x400000000000000a - 60 ))" +%Y-%m-%dT%H:%M:%SZ)
+  printf '# 192.0.2.10 expires=2099-01-01T00:00:00Z sessions=5 first=%s last=%s\n192.0.2.10:deny\n' "$before" "$before" >> "$T/dN"
+fi
+cp -p "$T/dN" "$T/dN.before"
+touch -d '2000-01-01' "$T/dN"
+check "-N: exits 0, file untouched (bytes and mtime), summary says it would change" sh -c "
+  '$RD' -N -n 4 -k '$T/own' '$T/dN' '$T/current' > '$T/N.out' 2> '$T/N.err' &&
+  cmp '$T/dN' '$T/dN.before' && [ \$(stat -c %Y '$T/dN') = \$(date -d 2000-01-01 +%s) ] &&
+  grep -q 'file=would-change' '$T/N.err' && ! ls '$T' | grep -q 'dN\.tmp'"
+cat "$T/N.out"
+check "-N: would-add 192.0.2.9 with its evidence (4 sessions, first and last offence, expiry)" \
+  grep -Eqx 'retrydeny: would-add 192\.0\.2\.9 sessions=4 first=[0-9-]{10}T[0-9:]{8}Z last=[0-9-]{10}T[0-9:]{8}Z expires=[0-9-]{10}T[0-9:]{8}Z' "$T/N.out"
+check "-N: would-keep 192.0.2.7 and 198.51.100.4" sh -c "
+  grep -q '^retrydeny: would-keep 192\.0\.2\.7 sessions=5 ' '$T/N.out' && grep -q '^retrydeny: would-keep 198\.51\.100\.4 ' '$T/N.out'"
+[ -x "$RC" ] && check "-N: would-remove 192.0.2.10 why=accepted-mail (its old evidence)" \
+  grep -q "^retrydeny: would-remove 192\.0\.2\.10 why=accepted-mail sessions=5 first=$before last=$before " "$T/N.out"
+check "-N matches the real run: its rules are the adds and keeps, the removes gone" sh -c "
+  '$RD' -q -n 4 -k '$T/own' '$T/dN' '$T/current' &&
+  want=\$(sed -n 's/^retrydeny: would-\(add\|keep\) \([^ ]*\) .*/\2:deny/p' '$T/N.out' | sort | tr '\n' ' ')
+  got=\$(grep -v '^#' '$T/dN' | sort | tr '\n' ' ')
+  echo \"# want: \$want got: \$got\"; [ -n \"\$want\" ] && [ \"\$want\" = \"\$got\" ] &&
+  for ip in \$(sed -n 's/^retrydeny: would-remove \([^ ]*\) .*/\1/p' '$T/N.out'); do ! grep -q \"^\$ip:\" '$T/dN' || exit 1; done"
+check "-N matches the real run: the evidence comments are the dry run's" sh -c "
+  sed -n 's/^retrydeny: would-\(add\|keep\) \([^ ]*\) sessions=\([^ ]*\) first=\([^ ]*\) last=\([^ ]*\) expires=\([^ ]*\)$/# \2 expires=\6 sessions=\3 first=\4 last=\5/p' '$T/N.out' | sort > '$T/N.want' &&
+  grep '^# [0-9]' '$T/dN' | sort | cmp - '$T/N.want'"
+check "-N: expiry 8 days on says would-remove why=expired, and the real run drops them" sh -c "
+  cp '$T/deny.1' '$T/dE' && '$RD' -N -k '$T/own' '$T/dE' '$T/later8' > '$T/NE.out' 2>/dev/null &&
+  grep -q '^retrydeny: would-remove 192\.0\.2\.7 why=expired sessions=5 ' '$T/NE.out' && cmp '$T/dE' '$T/deny.1' &&
+  '$RD' -q -k '$T/own' '$T/dE' '$T/later8' && ! grep -q '192\.0\.2\.7' '$T/dE'"
+check "-N with nothing to change: no would-add or would-remove, file=unchanged" sh -c "
+  cp '$T/deny.1' '$T/dS' && '$RD' -N -k '$T/own' '$T/dS' '$T/current' > '$T/NS.out' 2> '$T/NS.err' &&
+  ! grep -q 'would-add\|would-remove' '$T/NS.out' && grep -q 'file=unchanged' '$T/NS.err'"
+
 # Usage and failures.
 check "usage: no DENYFILE exits 100" sh -c "'$RD' 2>/dev/null; [ \$? -eq 100 ]"
 check "usage: -n 0 exits 100" sh -c "'$RD' -n 0 x </dev/null 2>/dev/null; [ \$? -eq 100 ]"

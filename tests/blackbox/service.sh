@@ -29,7 +29,7 @@ check "mkservice: run has tcpserver -x control/tcp.smtp.cdb, the chain, the tail
   sh -c "grep -q 'tcpserver .*-x control/tcp.smtp.cdb' '$S/run' && grep -q '$SRC/greetdelay' '$S/run' && grep -q 'exim4 -C' '$S/run'"
 check "mkservice: run reads env/ with envdir, as an unprivileged user (by name: envuidgid, tcpserver -U)" \
   sh -c "grep -q 'envdir ./env envuidgid Debian-exim' '$S/run' && grep -q 'tcpserver .* -U' '$S/run' && ! grep -q -- ' -u [0-9]' '$S/run'"
-check "mkservice: log/run is multilog t ./main" grep -q 'multilog t ./main' "$S/log/run"
+check "mkservice: log/run is multilog t, 100 files of 16 MB (a day of a busy MX)" grep -q 'multilog t s16777215 n100 ./main' "$S/log/run"
 check "mkservice: env/ has GREYLISTDIR and QMAILHOME" \
   sh -c "[ \"\$(cat '$S/env/GREYLISTDIR')\" = '$S/greylist' ] && [ \"\$(cat '$S/env/QMAILHOME')\" = '$T/qmail' ]"
 check "mkservice: control/ has the sources and the Makefile" \
