@@ -50,6 +50,24 @@ static size_t batv(const char *s, size_t n)
   return 0;
 }
 
+static int alnum(char c)
+{
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* 1 when a number standing alone starts at s[i] in the local part
+ * s[from..to): digits with no letter or digit just before or after them
+ * (bounce-12345-67, not user2); *len its length. */
+static int number(const char *s, size_t from, size_t to, size_t i, size_t *len)
+{
+  size_t j = i;
+  if (i > from && alnum(s[i - 1])) return 0;
+  while (j < to && s[j] >= '0' && s[j] <= '9') j++;
+  if (j == i || (j < to && alnum(s[j]))) return 0;
+  *len = j - i;
+  return 1;
+}
+
 /* The address lower-cased and sanitised into buf (room for n + 1):
  * its length. */
 static size_t clean(char *buf, const char *addr, size_t n)
@@ -67,8 +85,7 @@ size_t nj_tr_sender(char *out, const char *addr, size_t n)
 {
   char buf[NJ_TR_PARTMAX + 1];
   const char *at;
-  size_t w = 0, i, local, skip;
-  int digits = 0;
+  size_t w = 0, i, local, skip, digits;
   if (!n) { memcpy(out, NJ_TR_NULL, sizeof NJ_TR_NULL); return sizeof NJ_TR_NULL - 1; }
   if (n > 2 * NJ_TR_PARTMAX) return hashed(out, addr, n);
   {
@@ -79,12 +96,14 @@ size_t nj_tr_sender(char *out, const char *addr, size_t n)
     local = at ? (size_t)(at - low) : n;
     skip = batv(low, local);
     for (i = skip; i < n; i++) {
-      char c = low[i];
-      int d = i < local && c >= '0' && c <= '9';
-      if (d && digits) continue;
-      digits = d;
+      if (i < local && number(low, skip, local, i, &digits)) {
+        if (w == NJ_TR_PARTMAX) return hashed(out, addr, n);
+        buf[w++] = '#';
+        i += digits - 1;
+        continue;
+      }
       if (w == NJ_TR_PARTMAX) return hashed(out, addr, n);
-      buf[w++] = d ? '#' : c;
+      buf[w++] = low[i];
     }
   }
   memcpy(out, buf, w);

@@ -26,9 +26,10 @@
 
 /* The sender's part, from the address as qmail-smtpd's addrparse gives
  * it (n bytes): "<>" for the null sender; else lower-cased, a BATV tag
- * removed (prvs=TAG=user@dom, msprvs1=TAG=user@dom: user@dom), each run
- * of digits in the local part turned into one '#' (VERP and bounce
- * tracking: bounce-12345-67@lists.example is bounce-#-#@lists.example),
+ * removed (prvs=TAG=user@dom, msprvs1=TAG=user@dom: user@dom), each
+ * number standing alone in the local part (digits with no letter or
+ * digit next to them) turned into one '#' (VERP and bounce tracking:
+ * bounce-12345-67@lists.example is bounce-#-#@lists.example; user2 stays),
  * bytes outside 0x21..0x7e turned into '?'. A part longer than
  * NJ_TR_PARTMAX becomes '#' and its SHA-256 in hex. out has room for
  * NJ_TR_PARTMAX + 1; returns the length (NUL-terminated). */

@@ -35,7 +35,10 @@ static void test_sender(void)
   CHECK_EQ_STR("sender: msprvs1= tag removed", sender("msprvs1=17abc=bounces@m.example"), "bounces@m.example");
   CHECK_EQ_STR("sender: VERP numbers become #", sender("bounce-12345-67@lists.example"), "bounce-#-#@lists.example");
   CHECK_EQ_STR("sender: another VERP number, same key", sender("bounce-9-888888@lists.example"), "bounce-#-#@lists.example");
-  CHECK_EQ_STR("sender: digits in the domain stay", sender("a1@mx2.example"), "a#@mx2.example");
+  CHECK_EQ_STR("sender: digits in a word and in the domain stay", sender("a1@mx2.example"), "a1@mx2.example");
+  CHECK_EQ_STR("sender: a number at the start or the end", sender("123.x.45@l.example"), "#.x.#@l.example");
+  CHECK_EQ_STR("sender: a number next to a letter stays", sender("b-12a-3@l.example"), "b-12a-#@l.example");
+  CHECK_EQ_STR("sender: numbers between = and +", sender("srs=99+7_1@l.example"), "srs=#+#_#@l.example");
   CHECK_EQ_STR("sender: BATV and VERP together", sender("prvs=1111aaaaaa=news-42@x.example"), "news-#@x.example");
   CHECK_EQ_STR("sender: prvs= with no tag end is kept", sender("prvs=abc@x.example"), "prvs=abc@x.example");
   CHECK_EQ_STR("sender: prvs=TAG= with an empty user is kept", sender("prvs=abc=@x.example"), "prvs=abc=@x.example");
