@@ -145,6 +145,9 @@ struct grey {
   int list_state;             /* 0: not opened yet, 1: open, -1: none (warned) */
   int has_from;               /* a MAIL in this transaction: from is its sender */
   char from[NJ_TR_PARTMAX + 1];
+  int pair;                   /* its learned pair: 0 not looked up yet, 1 live
+                                 (pairkey), -1 none (or no domain) */
+  nj_glkey pairkey;
   int at_data;                /* a null sender's triplet is not yet good: DATA gets 451 */
   char data_key[9];           /*   its key, for the DATA line */
   unsigned long txn_ok;       /* recipients the downstream took in this transaction */
@@ -444,7 +447,7 @@ static void grey_init(struct session *s)
 /* A new transaction (MAIL, RSET, HELO, EHLO, a message's end, TLS). */
 static void grey_reset(struct session *s)
 {
-  s->g.has_from = s->g.at_data = 0;
+  s->g.has_from = s->g.at_data = s->g.pair = 0;
   s->g.txn_ok = 0;
 }
 
@@ -524,10 +527,11 @@ static int grey_pass(nj_log *l, const char *by, int werr)
 }
 
 /* The lists: -1 when they say nothing, else grey_refuse's or a pass. */
-static int grey_list(struct session *s, const nj_glkey *k, const char *rcpt)
+static int grey_list(struct session *s, const char *rcpt)
 {
   struct grey *g = &s->g;
   const char *form;
+  nj_glkey k;
   nj_log l;
   int r;
   if (!g->listfile || g->list_state < 0) return -1;
@@ -547,51 +551,65 @@ static int grey_list(struct session *s, const nj_glkey *k, const char *rcpt)
     nj_tr_list_close(&g->list);
     return -1;
   }
-  if (!r) return -1;
-  grey_start(&l, s, k, r == NJ_TRL_WHITE ? "white" : "black", 0, rcpt);
+  if (!r || !nj_tr_tripkey(&k, grey_client(s), g->from, rcpt)) return -1;
+  grey_start(&l, s, &k, r == NJ_TRL_WHITE ? "white" : "black", 0, rcpt);
   nj_log_str(&l, "list", form);
   if (r == NJ_TRL_WHITE) return grey_pass(&l, "white", 0);
-  return grey_refuse(s, &l, k, R_BLACK);
+  return grey_refuse(s, &l, &k, R_BLACK);
 }
 
-/* A learned pair (the sender's domain and the client) that is a live
- * regular: 1, the RCPT passes (the pair refreshed when due). */
-static int grey_pair(struct session *s, const nj_glkey *pk, const char *rcpt)
+/* The transaction's learned pair (the sender's domain and the client):
+ * looked up at its first RCPT, kept for the others. 1 when it is a live
+ * regular (refreshed when due); the RCPT passes. */
+static int grey_pair(struct session *s, const char *rcpt)
 {
-  nj_glstore *st = triplet_store(s);
+  struct grey *g = &s->g;
+  nj_glstore *st;
   nj_glrec r, next;
   nj_glverdict v;
   struct timespec now;
   nj_log l;
-  int64_t age;
+  int64_t age = 0;
   int werr = 0;
-  if (st->read(st, pk, &r) || r.found != NJ_GL_REGULAR) return 0;
-  clock_gettime(CLOCK_REALTIME, &now);
-  age = (int64_t)now.tv_sec - (int64_t)r.when.tv_sec;
-  v = nj_gl_verdict(r.found, age, &s->g.pol);
-  if (v.is != NJ_GLV_REGULAR) return 0;
-  if (v.refresh) {
-    int how = nj_gl_next(&r, &v, &now, &next);
-    if (how != NJ_GLW_NONE) werr = st->write(st, pk, how, &next);
+  if (!g->pair) {
+    g->pair = -1;
+    if (!nj_tr_pairkey(&g->pairkey, grey_client(s), g->from)) return 0;
+    st = triplet_store(s);
+    if (st->read(st, &g->pairkey, &r) || r.found != NJ_GL_REGULAR) return 0;
+    clock_gettime(CLOCK_REALTIME, &now);
+    age = (int64_t)now.tv_sec - (int64_t)r.when.tv_sec;
+    v = nj_gl_verdict(r.found, age, &g->pol);
+    if (v.is != NJ_GLV_REGULAR) return 0;
+    if (v.step) age = 0;
+    if (v.refresh) {
+      int how = nj_gl_next(&r, &v, &now, &next);
+      if (how != NJ_GLW_NONE) werr = st->write(st, &g->pairkey, how, &next);
+    }
+    g->pair = 1;
   }
-  grey_start(&l, s, pk, "pair", v.step ? 0 : age, rcpt);
+  if (g->pair < 0) return 0;
+  grey_start(&l, s, &g->pairkey, "pair", age, rcpt);
   return grey_pass(&l, "pair", werr);
 }
 
 /* A triplet passed: its sender's domain and client become a learned
  * pair (a regular from now). A failure is logged by the caller. */
-static int grey_learn(struct session *s, const nj_glkey *pk)
+static int grey_learn(struct session *s)
 {
   nj_glstore *st = triplet_store(s);
   nj_glrec r;
   struct timespec now;
+  int e;
+  if (!nj_tr_pairkey(&s->g.pairkey, grey_client(s), s->g.from)) return 0;
   clock_gettime(CLOCK_REALTIME, &now);
   memset(&r, 0, sizeof r);
   r.found = NJ_GL_REGULAR;
   r.version = NJ_GL_VERSION;
   r.first = r.last = (int64_t)now.tv_sec;
   r.when = now;
-  return st->write(st, pk, NJ_GLW_REPLACE, &r);
+  e = st->write(st, &s->g.pairkey, NJ_GLW_REPLACE, &r);
+  if (!e) s->g.pair = 1;                  /* the transaction's next RCPTs pass by it */
+  return e;
 }
 
 /* State cannot be read or written: fail open, or 451 4.3.0. */
@@ -611,8 +629,7 @@ static int grey_fail(struct session *s, const nj_glkey *k, const char *rcpt,
 }
 
 /* The triplet's own decision (nj_gl_decide over the store). */
-static int grey_triplet(struct session *s, const nj_glkey *k, const nj_glkey *pk,
-                        int haspair, const char *rcpt)
+static int grey_triplet(struct session *s, const nj_glkey *k, const char *rcpt)
 {
   static const char *const verdict[] = { "", "new", "too-soon", "promote", "regular", "new" };
   nj_gldecision d;
@@ -628,28 +645,27 @@ static int grey_triplet(struct session *s, const nj_glkey *k, const nj_glkey *pk
     if (d.werr) nj_log_str(&l, "error", nj_gl_errname(d.werr));
     return grey_refuse(s, &l, k, R_GREY);
   }
-  werr = haspair ? grey_learn(s, pk) : 0;
+  werr = grey_learn(s);
   if (!werr) werr = d.werr;
   return grey_pass(&l, "triplet", werr);
 }
 
 /* Triplet greylisting of a known local recipient (addr, after qmail's
- * rewrite): the lists, then a learned pair, then the triplet. Never for
+ * rewrite): the lists, then the learned pair, then the triplet. Never for
  * a RELAYCLIENT session, nor before a MAIL. Returns 1 when the RCPT is
  * to be forwarded. */
 static int grey_rcpt(struct session *s, const char *addr)
 {
   struct grey *g = &s->g;
   char rcpt[NJ_TR_PARTMAX + 1];
-  nj_glkey k, pk;
-  int r, haspair;
+  nj_glkey k;
+  int r;
   if (!g->dir || s->cf.relayclient || !g->has_from) return 1;
   nj_tr_rcpt(rcpt, addr, strlen(addr));
+  if ((r = grey_list(s, rcpt)) >= 0) return r;
+  if (grey_pair(s, rcpt)) return 1;
   if (!nj_tr_tripkey(&k, grey_client(s), g->from, rcpt)) return 1;
-  if ((r = grey_list(s, &k, rcpt)) >= 0) return r;
-  haspair = nj_tr_pairkey(&pk, grey_client(s), g->from);
-  if (haspair && grey_pair(s, &pk, rcpt)) return 1;
-  return grey_triplet(s, &k, &pk, haspair, rcpt);
+  return grey_triplet(s, &k, rcpt);
 }
 
 /* DATA from a null sender with a triplet not yet good, once the
