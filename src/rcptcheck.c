@@ -14,6 +14,12 @@
  *   deadlines, and what each timeout does           here        *_deadline(),
  *                                                               timeout()
  *   when the session is over                        here        over()
+ *   triplet greylisting after the recipient check:  here        grey_rcpt()
+ *     lists, learned pair, triplet (RCPTCHECK_GREYLIST); the null
+ *     sender's DATA                                 here        grey_data()
+ *     keys, sender normalisation, the lists         triplet.c   nj_tr_*()
+ *     the rule and the records                      greylist.c  nj_gl_decide()
+ *     the store, opened in one place                here        triplet_store()
  *
  * A session (struct session) has two sides, the client and the downstream
  * (struct side: fds, a buffer each way, end of file, last progress), a
@@ -682,6 +688,15 @@ static int grey_data(struct session *s)
   nj_log_end(&l);
   s->n_grey++;
   say(s, R_GREYDATA, 0, 0);
+  if (held(&s->client)) {
+    /* the client sent bytes before it could have seen this reply: they
+       are never taken as commands (as after a refused DATA, answered()) */
+    log1(s, "sync", R_SYNC, 0, 0);
+    s->client.inpos = s->client.inlen;
+    s->endwhy = "sync";
+    say(s, R_SYNC, 1, 0);
+    down_close(s, 0);
+  }
   return 1;
 }
 

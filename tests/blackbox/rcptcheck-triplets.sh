@@ -184,6 +184,15 @@ send RSET
 expect 250
 quit
 expect-log ^rcptcheck: grey ip=127\.0\.0\.1 pid=[0-9]+ key=[0-9a-f]{8} verdict=null-sender code=451$"
+check "null sender: the message sent without waiting for the 451 is never read as commands (421)" client "$PORT" "
+hello
+mail <>
+rcpt <bob@example.test>
+raw DATA\r\nMAIL FROM:<x@inside.test>\r\nRCPT TO:<alice@example.test>\r\n.\r\n
+expect 451
+expect 421
+expect-eof
+expect-log ^rcptcheck: sync ip=127\.0\.0\.1 pid=[0-9]+ code=421$"
 check "null sender: nothing delivered" maildir_still 0
 aged "trip:$NET:<>:bob@example.test"
 check "null sender: after the delay the message is accepted" client "$PORT" "
