@@ -916,6 +916,7 @@ static int data(struct session *s)
     return 1;
   }
   pass(s, off);
+  grey_reset(s);                          /* the transaction ends with its message */
   if (s->mode == M_DATA) nj_rq_push(&s->q, NJ_RQ_DATAEND, 0, 0, 0);
   else {
     s->endwhy = "downstream";
@@ -953,7 +954,6 @@ static void start_blind(struct session *s, const char *reply)
 static int answered(struct session *s, int kind, int code, const char *reply)
 {
   if (kind == NJ_RQ_RCPT && code / 100 == 2) { s->n_ok++; s->g.txn_ok++; }
-  if (kind == NJ_RQ_DATAEND) grey_reset(s);
   if (kind == NJ_RQ_RCPT && code / 100 != 2) dictionary(s);
   if (kind == NJ_RQ_DATAEND && code / 100 == 2) s->n_msgs++;
   if (kind == NJ_RQ_DATA) {

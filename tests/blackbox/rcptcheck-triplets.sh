@@ -124,6 +124,20 @@ data $T/m2
 expect 250
 quit"
 check "... delivered once" maildir_new 1 "$T/m2"
+message "$T/m2b" "a message, then the next transaction pipelined after its end"
+check "pipelined after a message's end: the next transaction's RCPT is still greylisted" client "$PORT" "
+hello
+mail <s6@pipe.test>
+rcpt <postmaster@example.test>
+send DATA
+expect 354
+file $T/m2b
+raw \r\n.\r\nMAIL FROM:<s7@pipe.test>\r\n
+expect 250
+expect 250
+rcpt <dave@example.test> 451
+quit
+expect-log $G verdict=new from=s7@pipe\.test rcpt=dave@example\.test code=451$"
 check "DATA after only greylisted recipients: 503 as without greylisting" client "$PORT" "
 hello
 raw MAIL FROM:<s4@pipe.test>\r\nRCPT TO:<erin@example.test>\r\nDATA\r\n
