@@ -35,7 +35,7 @@ STATIC_PROGS = greetdelay ipgreylist starttlsd
 # Programs that key clients by name (src/glname.c) need libpsl, which
 # needs libidn2 and libunistring in a static link (Debian: libpsl-dev,
 # libidn2-dev, libunistring-dev). Only these are linked with it.
-PSL_PROGS = ipgreylist ipgreylist-admin najimi-explain
+PSL_PROGS = ipgreylist rcptcheck ipgreylist-admin najimi-explain
 PSLLIBS  = -lpsl -lidn2 -lunistring
 # libtls (libretls on OpenSSL) is linked into starttlsd-io alone, the TLS
 # part that starttlsd execs only when a client asks for TLS.

@@ -351,6 +351,27 @@ static void greylist(void)
   }
 }
 
+/* rcptcheck's triplet greylisting: its state directory and its lists. */
+static void triplets(void)
+{
+  const char *dir = env("RCPTCHECK_GREYLIST"), *list = env("RCPTCHECK_GREYLIST_LIST");
+  struct stat st;
+  if (dir && (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) < 0))
+    say(1, "RCPTCHECK_GREYLIST=", dir, ": ", errno ? strerror(errno) : "not a directory",
+        ": rcptcheck cannot keep its triplets and lets them pass (chown it to the service's user, mode 700)", (char *)0);
+  else if (dir && (st.st_mode & 002))
+    say(1, "RCPTCHECK_GREYLIST=", dir, ": writable by anyone: anyone can make a triplet pass (chmod 700)", (char *)0);
+  if (list) {
+    nj_cdbfile f;
+    memset(&f, 0, sizeof f);
+    nj_cdbfile_open(&f, list);
+    if (f.state != 1)
+      say(1, "RCPTCHECK_GREYLIST_LIST=", list, ": ", cdbwhy(&f), ": rcptcheck uses no lists (cd control && make)", (char *)0);
+    nj_cdbfile_close(&f);
+    if (!dir) say(0, "RCPTCHECK_GREYLIST_LIST is set without RCPTCHECK_GREYLIST: the lists are not used", (char *)0);
+  }
+}
+
 /* starttlsd's certificate and key. */
 static void tls(void)
 {
@@ -398,6 +419,7 @@ int main(int argc, char const *const *argv)
     nj_qmail_free(&q);
   }
   greylist();
+  triplets();
   tls();
   a[ulong_fmt(a, n_error)] = 0;
   b[ulong_fmt(b, n_note)] = 0;

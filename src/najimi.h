@@ -97,8 +97,12 @@ extern unsigned long nj_opt_ulong(char opt, const char *s,
 #define NJ_K_PID   "pid"     /* the session's process id */
 #define NJ_K_CODE  "code"    /* the 3-digit reply sent to the client */
 #define NJ_K_MSGS  "msgs"    /* rcptcheck's done: messages accepted */
-#define NJ_K_KEY   "key"     /* ipgreylist: the state key */
-#define NJ_K_AGE   "age"     /* ipgreylist: seconds since the key was first seen */
+#define NJ_K_KEY   "key"     /* ipgreylist, rcptcheck grey: the state key */
+#define NJ_K_AGE   "age"     /* ipgreylist, rcptcheck grey: seconds since the key was first seen */
+#define NJ_K_KEYBY "keyby"   /* which client key decided: ip, net, name */
+#define NJ_K_WOULD "would"   /* observe mode: the reply that was not sent */
+#define NJ_K_VERDICT "verdict" /* rcptcheck grey: new, too-soon, promote, regular, pair, white, black */
+#define NJ_K_PASS  "pass"    /* rcptcheck grey: passed, and by what (triplet, pair, white) */
 #define NJ_LOG_NOIP "unknown"
 
 #define NJ_LOGMAX 400     /* a log line never exceeds this, newline included */

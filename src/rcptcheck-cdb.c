@@ -6,6 +6,10 @@
  *   rcptcheck-cdb -u ASSIGN TARGET   a qmail users/assign file into
  *                                    users/cdb, in qmail-newu's format
  *                                    (for trees without qmail-newu)
+ *   rcptcheck-cdb -g LISTS TARGET    control/greylist-triplets, the white-
+ *                                    and blacklists of triplet greylisting,
+ *                                    into RCPTCHECK_GREYLIST_LIST's format
+ *                                    (triplet.h: nj_tr_parse)
  *
  * Address list: one entry per line, # comments and blank lines skipped,
  *   user@domain            a valid address
@@ -25,8 +29,10 @@
 #include <skalibs/types.h>
 #include "najimi.h"
 #include "qmailrcpt.h"
+#include "greylist.h"
+#include "triplet.h"
 
-#define USAGE "rcptcheck-cdb [ -u ] source target"
+#define USAGE "rcptcheck-cdb [ -u | -g ] source target"
 
 const char *PROG = "rcptcheck-cdb";
 
@@ -126,28 +132,57 @@ static void addresses(struct cdb_make *cm, stralloc *in)
   }
 }
 
+/* control/greylist-triplets: one entry a line, a word starting with #
+ * starts a comment (NJ_CTL_HASHWORD); each entry's record, then one
+ * "#FORM" key for each form used. */
+static void triplets(struct cdb_make *cm, stralloc *in)
+{
+  nj_ctl c;
+  char *line;
+  size_t len;
+  int forms = 0, i, r;
+  if (!stralloc_readyplus(in, 1)) strerr_diefu1sys(111, "allocate");
+  nj_ctl_init(&c, in->s, in->len, NJ_CTL_TEXT | NJ_CTL_HASHWORD | NJ_CTL_NONUL, 1000);
+  while ((r = nj_ctl_next(&c, &line, &len))) {
+    nj_trentry e;
+    const char *why;
+    lineno = c.line;
+    if (r < 0) die_format(c.why);
+    if (!nj_tr_parse(line, len, &e, &why)) die_format(why);
+    if (cdb_make_add(cm, e.key, (unsigned)e.keylen, e.val, (unsigned)e.vallen) < 0)
+      nj_tmp_die(&tmp, "write ");
+    forms |= e.form == 'c' ? 1 : e.form == 't' ? 2 : e.form == 's' ? 4 : 8;
+  }
+  for (i = 0; i < 4; i++) {
+    char k[2] = { '#', "ctsx"[i] };
+    if ((forms & (1 << i)) && cdb_make_add(cm, k, 2, "", 0) < 0) nj_tmp_die(&tmp, "write ");
+  }
+}
+
 int main(int argc, char const *const *argv)
 {
   subgetopt l = SUBGETOPT_ZERO;
-  int users = 0;
+  int users = 0, lists = 0;
   stralloc in = STRALLOC_ZERO;
   struct cdb_make cm;
 
   nj_version_opt(argc, argv);
   for (;;) {
-    int opt = subgetopt_r(argc, argv, "u", &l);
+    int opt = subgetopt_r(argc, argv, "ug", &l);
     if (opt == -1) break;
     if (opt == 'u') users = 1;
+    else if (opt == 'g') lists = 1;
     else strerr_dieusage(100, USAGE);
   }
   argc -= l.ind;
   argv += l.ind;
-  if (argc != 2) strerr_dieusage(100, USAGE);
+  if (argc != 2 || (users && lists)) strerr_dieusage(100, USAGE);
   src = argv[0];
   if (!openslurpclose(&in, src)) strerr_diefu2sys(111, "read ", src);
   nj_tmp_open(&tmp, argv[1], 0);
   if (cdb_make_start(&cm, tmp.fd) < 0) nj_tmp_die(&tmp, "write ");
   if (users) assign(&cm, &in);
+  else if (lists) triplets(&cm, &in);
   else addresses(&cm, &in);
   if (cdb_make_finish(&cm) < 0) nj_tmp_die(&tmp, "write ");
   nj_tmp_commit(&tmp);

@@ -14,6 +14,12 @@
  *   deadlines, and what each timeout does           here        *_deadline(),
  *                                                               timeout()
  *   when the session is over                        here        over()
+ *   triplet greylisting after the recipient check:  here        grey_rcpt()
+ *     lists, learned pair, triplet (RCPTCHECK_GREYLIST); the null
+ *     sender's DATA                                 here        grey_data()
+ *     keys, sender normalisation, the lists         triplet.c   nj_tr_*()
+ *     the rule and the records                      greylist.c  nj_gl_decide()
+ *     the store, opened in one place                here        triplet_store()
  *
  * A session (struct session) has two sides, the client and the downstream
  * (struct side: fds, a buffer each way, end of file, last progress), a
@@ -43,6 +49,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <time.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -61,6 +68,8 @@
 #include "smtpdata.h"
 #include "replyq.h"
 #include "ucspitls.h"
+#include "greylist.h"
+#include "triplet.h"
 
 #define USAGE "rcptcheck [ -a aliasuser ] [ -t clienttimeout ] [ -r replytimeout ] [ -d datatimeout ] prog [ args... ]"
 
@@ -88,6 +97,10 @@ static const char R_DOWNDATA[] = "451 4.3.0 mail server failed, message not acce
 static const char R_TIMEOUT[] = "421 4.4.2 timeout, closing connection";
 static const char R_MAXTIME[] = "421 4.4.2 session time limit reached, closing connection";
 static const char R_SYNC[] = "421 4.5.0 data sent before the 354 reply, closing connection";
+static const char R_GREY[] = "451 4.7.1 greylisted: please try again later";
+static const char R_GREYDATA[] = "451 4.7.1 greylisted: please try this message again later";
+static const char R_BLACK[] = "550 5.7.1 mail from you to this recipient is refused";
+static const char R_GREYFAIL[] = "451 4.3.0 temporary local problem, please try again later";
 
 /* The end= of a client that left in the middle of a message (over()). */
 static const char HANGUP[] = "eof-in-data";
@@ -118,8 +131,37 @@ struct config {
   unsigned long to_client, to_reply, to_data;   /* seconds */
 };
 
+/* Triplet greylisting (RCPTCHECK_GREYLIST): its settings, the client's
+ * key, the store and the lists (opened at their first use), and the
+ * transaction's sender. */
+struct grey {
+  const char *dir;            /* RCPTCHECK_GREYLIST, 0: off */
+  const char *listfile;       /* RCPTCHECK_GREYLIST_LIST, 0: no lists */
+  nj_glpolicy pol;
+  nj_glkeyconf kc;
+  int observe, fail_closed;   /* GREYLIST_OBSERVE, GREYLIST_FAILCLOSED */
+  int have_ip;
+  nj_ip ip;
+  const char *host;           /* TCPREMOTEHOST, or 0 */
+  int keyed;                  /* 1: client below is set; -1: no address */
+  nj_glkey client;
+  nj_glfiles files;           /* only triplet_store() and its close touch it */
+  int store_open;
+  nj_trlist list;
+  int list_state;             /* 0: not opened yet, 1: open, -1: none (warned) */
+  int has_from;               /* a MAIL in this transaction: from is its sender */
+  char from[NJ_TR_PARTMAX + 1];
+  int pair;                   /* its learned pair: 0 not looked up yet, 1 live
+                                 (pairkey), -1 none (or no domain) */
+  nj_glkey pairkey;
+  int at_data;                /* a null sender's triplet is not yet good: DATA gets 451 */
+  char data_key[9];           /*   its key, for the DATA line */
+  unsigned long txn_ok;       /* recipients the downstream took in this transaction */
+};
+
 struct session {
   struct config cf;
+  struct grey g;
   nj_qmail qm;
   int mode;                   /* enum mode */
   struct side client, down;
@@ -140,7 +182,7 @@ struct session {
   int in_line;                /* the client's input ends inside a command line, */
   tain t_line;                /*   which started then (line_deadline()) */
   tain t_start;               /* the session's start (RCPTCHECK_MAXTIME) */
-  unsigned long n_msgs, n_ok, n_bad, n_defer, n_badcmd, n_bytes;
+  unsigned long n_msgs, n_ok, n_bad, n_defer, n_grey, n_badcmd, n_bytes;
   char cin[CINMAX], cout[COUTMAX], din[DINMAX], dout[DOUTMAX];
 };
 
@@ -370,6 +412,294 @@ static void rcpt_log(struct session *s, const char *action, const char *reply,
   nj_log_end(&l);
 }
 
+/* ------------------------------------------------------------ triplets */
+
+/* The triplet store: the one place it is opened (files under
+ * RCPTCHECK_GREYLIST), at the first decision of the session, and closed. */
+static nj_glstore *triplet_store(struct session *s)
+{
+  if (!s->g.store_open) {
+    nj_glf_init(&s->g.files, s->g.dir);
+    s->g.store_open = 1;
+  }
+  return &s->g.files.s;
+}
+
+static void triplet_store_close(struct session *s)
+{
+  if (s->g.store_open) nj_glf_close(&s->g.files);
+  s->g.store_open = 0;
+}
+
+/* The settings, read once per session when RCPTCHECK_GREYLIST is set. */
+static void grey_init(struct session *s)
+{
+  struct grey *g = &s->g;
+  const char *v = getenv("RCPTCHECK_GREYLIST");
+  memset(g, 0, sizeof *g);
+  if (!v || !*v) return;
+  g->dir = v;
+  v = getenv("RCPTCHECK_GREYLIST_LIST");
+  g->listfile = v && *v ? v : 0;
+  nj_gl_policy_env(&g->pol);
+  nj_gl_keyconf_env(&g->kc, 0);
+  g->observe = (int)nj_env_ulong("GREYLIST_OBSERVE", 0, 0, 1, 0);
+  g->fail_closed = (int)nj_env_ulong("GREYLIST_FAILCLOSED", 0, 0, 1, 0);
+  g->have_ip = nj_ip_client(&g->ip, 0);
+  g->host = getenv("TCPREMOTEHOST");
+  if (g->host && !*g->host) g->host = 0;
+}
+
+/* A new transaction (MAIL, RSET, HELO, EHLO, a message's end, TLS). */
+static void grey_reset(struct session *s)
+{
+  s->g.has_from = s->g.at_data = s->g.pair = 0;
+  s->g.txn_ok = 0;
+}
+
+/* MAIL: the sender's key part, for the transaction's triplets. */
+static void grey_mail(struct session *s, const nj_cmd *c)
+{
+  char addr[NJ_ADDRMAX + 1];
+  long n;
+  grey_reset(s);
+  if (!s->g.dir) return;
+  n = nj_addrparse(c->arg, c->arglen, addr, sizeof addr);
+  if (n < 0) return;                      /* qmail-smtpd refuses it */
+  nj_tr_sender(s->g.from, addr, (size_t)n);
+  s->g.has_from = 1;
+}
+
+/* The client's key (nj_gl_client: the name key or the network), once. */
+static const nj_glkey *grey_client(struct session *s)
+{
+  struct grey *g = &s->g;
+  if (!g->keyed) {
+    nj_glkey seed;
+    int hasseed, why;
+    if (g->have_ip) nj_gl_client(&g->client, &seed, &hasseed, &g->ip, g->host, &g->kc, &why);
+    g->keyed = g->have_ip ? 1 : -1;
+  }
+  return g->keyed > 0 ? &g->client : 0;
+}
+
+/* The decision's log line, up to its outcome: key=, keyby=, age=. */
+static void grey_start(nj_log *l, struct session *s, const nj_glkey *k,
+                       const char *verdict, int64_t age, const char *rcpt)
+{
+  char hash[9];
+  const nj_glkey *c = grey_client(s);
+  nj_log_start(l, "grey", s->cf.ip);
+  nj_log_str(l, NJ_K_KEY, nj_gl_keylog(k, hash));
+  nj_log_str(l, NJ_K_KEYBY, c ? nj_gl_kindname(c->kind) : "none");
+  nj_log_ulong(l, NJ_K_AGE, age > 0 ? (unsigned long)age : 0);
+  nj_log_str(l, NJ_K_VERDICT, verdict);
+  nj_log_str(l, "from", s->g.from);
+  nj_log_str(l, "rcpt", rcpt);
+}
+
+/* A refusal of the greylist's (reply: 451 or 550): said, or in observe
+ * mode logged as would= and passed. A null sender is never refused at
+ * RCPT: its message gets the 451 at DATA. Returns 1 when the RCPT is
+ * to be forwarded. */
+static int grey_refuse(struct session *s, nj_log *l, const nj_glkey *k, const char *reply)
+{
+  if (s->g.observe) {
+    nj_log_strn(l, NJ_K_WOULD, reply, 3);
+    nj_log_end(l);
+    return 1;
+  }
+  if (!strcmp(s->g.from, NJ_TR_NULL) && reply[0] == '4') {
+    char hash[9];
+    nj_log_str(l, "defer", "data");
+    nj_log_end(l);
+    s->g.at_data = 1;
+    memcpy(s->g.data_key, nj_gl_keylog(k, hash), 9);
+    return 1;
+  }
+  nj_log_strn(l, NJ_K_CODE, reply, 3);
+  nj_log_end(l);
+  s->n_grey++;
+  say(s, reply, 0, 0);
+  return 0;
+}
+
+static int grey_pass(nj_log *l, const char *by, int werr)
+{
+  if (werr) nj_log_str(l, "error", nj_gl_errname(werr));
+  nj_log_str(l, NJ_K_PASS, by);
+  nj_log_end(l);
+  return 1;
+}
+
+/* The lists: -1 when they say nothing, else grey_refuse's or a pass. */
+static int grey_list(struct session *s, const char *rcpt)
+{
+  struct grey *g = &s->g;
+  const char *form;
+  nj_glkey k;
+  nj_log l;
+  int r;
+  if (!g->listfile || g->list_state < 0) return -1;
+  if (!g->list_state) {
+    int e = nj_tr_list_open(&g->list, g->listfile, time(0));
+    g->list_state = e ? -1 : 1;
+    if (e) {
+      strerr_warnw("RCPTCHECK_GREYLIST_LIST ", g->listfile, e == EPROTO ? " is corrupt" : " cannot be read: ",
+                   e == EPROTO ? "" : nj_gl_errname(e), ", no lists");
+      return -1;
+    }
+  }
+  r = nj_tr_list_lookup(&g->list, g->have_ip ? &g->ip : 0, g->host, g->from, rcpt, &form);
+  if (r < 0) {
+    strerr_warnw("RCPTCHECK_GREYLIST_LIST ", g->listfile, " is corrupt", ", no lists");
+    g->list_state = -1;
+    nj_tr_list_close(&g->list);
+    return -1;
+  }
+  if (!r || !nj_tr_tripkey(&k, grey_client(s), g->from, rcpt)) return -1;
+  grey_start(&l, s, &k, r == NJ_TRL_WHITE ? "white" : "black", 0, rcpt);
+  nj_log_str(&l, "list", form);
+  if (r == NJ_TRL_WHITE) return grey_pass(&l, "white", 0);
+  return grey_refuse(s, &l, &k, R_BLACK);
+}
+
+/* The transaction's learned pair (the sender's domain and the client):
+ * looked up at its first RCPT, kept for the others. 1 when it is a live
+ * regular (refreshed when due); the RCPT passes. */
+static int grey_pair(struct session *s, const char *rcpt)
+{
+  struct grey *g = &s->g;
+  nj_glstore *st;
+  nj_glrec r, next;
+  nj_glverdict v;
+  struct timespec now;
+  nj_log l;
+  int64_t age = 0;
+  int werr = 0;
+  if (!g->pair) {
+    g->pair = -1;
+    if (!nj_tr_pairkey(&g->pairkey, grey_client(s), g->from)) return 0;
+    st = triplet_store(s);
+    if (st->read(st, &g->pairkey, &r) || r.found != NJ_GL_REGULAR) return 0;
+    clock_gettime(CLOCK_REALTIME, &now);
+    age = (int64_t)now.tv_sec - (int64_t)r.when.tv_sec;
+    v = nj_gl_verdict(r.found, age, &g->pol);
+    if (v.is != NJ_GLV_REGULAR) return 0;
+    if (v.step) age = 0;
+    if (v.refresh) {
+      int how = nj_gl_next(&r, &v, &now, &next);
+      if (how != NJ_GLW_NONE) werr = st->write(st, &g->pairkey, how, &next);
+    }
+    g->pair = 1;
+  }
+  if (g->pair < 0) return 0;
+  grey_start(&l, s, &g->pairkey, "pair", age, rcpt);
+  return grey_pass(&l, "pair", werr);
+}
+
+/* A triplet passed: its sender's domain and client become a learned
+ * pair (a regular from now). A failure is logged by the caller. */
+static int grey_learn(struct session *s)
+{
+  nj_glstore *st = triplet_store(s);
+  nj_glrec r;
+  struct timespec now;
+  int e;
+  if (!nj_tr_pairkey(&s->g.pairkey, grey_client(s), s->g.from)) return 0;
+  clock_gettime(CLOCK_REALTIME, &now);
+  memset(&r, 0, sizeof r);
+  r.found = NJ_GL_REGULAR;
+  r.version = NJ_GL_VERSION;
+  r.first = r.last = (int64_t)now.tv_sec;
+  r.when = now;
+  e = st->write(st, &s->g.pairkey, NJ_GLW_REPLACE, &r);
+  if (!e) s->g.pair = 1;                  /* the transaction's next RCPTs pass by it */
+  return e;
+}
+
+/* State cannot be read or written: fail open, or 451 4.3.0. */
+static int grey_fail(struct session *s, const nj_glkey *k, const char *rcpt,
+                     const nj_gldecision *d, int e)
+{
+  char path[400];
+  nj_glstore *st = triplet_store(s);
+  nj_log l;
+  st->where(st, k, path, sizeof path);
+  grey_start(&l, s, k, "error", 0, rcpt);
+  nj_log_str(&l, "op", d->op ? d->op : "decide");
+  nj_log_str(&l, "errno", nj_gl_errname(e));
+  nj_log_str(&l, "path", path);
+  if (s->g.fail_closed) return grey_refuse(s, &l, k, R_GREYFAIL);
+  return grey_pass(&l, "fail-open", 0);
+}
+
+/* The triplet's own decision (nj_gl_decide over the store). */
+static int grey_triplet(struct session *s, const nj_glkey *k, const char *rcpt)
+{
+  static const char *const verdict[] = { "", "new", "too-soon", "promote", "regular", "new" };
+  nj_gldecision d;
+  nj_log l;
+  int e = nj_gl_decide(triplet_store(s), k, 0, &s->g.pol, &d), werr;
+  if (e) return grey_fail(s, k, rcpt, &d, e);
+  grey_start(&l, s, k, verdict[d.v.is],
+             d.v.is == NJ_GLV_NEW || d.v.is == NJ_GLV_RESET ? 0 : d.age, rcpt);
+  if (d.v.is == NJ_GLV_RESET) nj_log_str(&l, "reset", nj_gl_reason(d.v.reason));
+  if (d.v.is == NJ_GLV_TOO_SOON || d.v.is == NJ_GLV_PROMOTE) nj_log_ulong(&l, "count", d.count);
+  if (d.v.is == NJ_GLV_TOO_SOON) nj_log_ulong(&l, "min", (unsigned long)s->g.pol.min);
+  if (d.v.is != NJ_GLV_PROMOTE && d.v.is != NJ_GLV_REGULAR) {
+    if (d.werr) nj_log_str(&l, "error", nj_gl_errname(d.werr));
+    return grey_refuse(s, &l, k, R_GREY);
+  }
+  werr = grey_learn(s);
+  if (!werr) werr = d.werr;
+  return grey_pass(&l, "triplet", werr);
+}
+
+/* Triplet greylisting of a known local recipient (addr, after qmail's
+ * rewrite): the lists, then the learned pair, then the triplet. Never for
+ * a RELAYCLIENT session, nor before a MAIL. Returns 1 when the RCPT is
+ * to be forwarded. */
+static int grey_rcpt(struct session *s, const char *addr)
+{
+  struct grey *g = &s->g;
+  char rcpt[NJ_TR_PARTMAX + 1];
+  nj_glkey k;
+  int r;
+  if (!g->dir || s->cf.relayclient || !g->has_from) return 1;
+  nj_tr_rcpt(rcpt, addr, strlen(addr));
+  if ((r = grey_list(s, rcpt)) >= 0) return r;
+  if (grey_pair(s, rcpt)) return 1;
+  if (!nj_tr_tripkey(&k, grey_client(s), g->from, rcpt)) return 1;
+  return grey_triplet(s, &k, rcpt);
+}
+
+/* DATA from a null sender with a triplet not yet good, once the
+ * downstream has taken a recipient (else its own 503 goes): 451 4.7.1.
+ * Returns 1 when it answered. */
+static int grey_data(struct session *s)
+{
+  nj_log l;
+  if (!s->g.at_data || !s->g.txn_ok) return 0;
+  nj_log_start(&l, "grey", s->cf.ip);
+  nj_log_str(&l, NJ_K_KEY, s->g.data_key);
+  nj_log_str(&l, NJ_K_VERDICT, "null-sender");
+  nj_log_strn(&l, NJ_K_CODE, R_GREYDATA, 3);
+  nj_log_end(&l);
+  s->n_grey++;
+  say(s, R_GREYDATA, 0, 0);
+  if (held(&s->client)) {
+    /* the client sent bytes before it could have seen this reply: they
+       are never taken as commands (as after a refused DATA, answered()) */
+    log1(s, "sync", R_SYNC, 0, 0);
+    s->client.inpos = s->client.inlen;
+    s->endwhy = "sync";
+    say(s, R_SYNC, 1, 0);
+    down_close(s, 0);
+  }
+  return 1;
+}
+
 /* The recipient check (qmailrcpt.c). Returns 1 when the command is to be
  * forwarded. */
 static int rcpt(struct session *s, const nj_cmd *c)
@@ -381,8 +711,9 @@ static int rcpt(struct session *s, const nj_cmd *c)
   /* <> (and <@host>, which qmail-smtpd reads as <>) is no recipient */
   r = alen ? nj_rcpt_check(&s->qm, addr) : NJ_RCPT_UNKNOWN;
   switch (r) {
-    case NJ_RCPT_OK: case NJ_RCPT_NOTOURS: return 1;
-    case NJ_RCPT_UNVERIFIED: rcpt_log(s, "unverified", 0, addr); return 1;
+    case NJ_RCPT_NOTOURS: return 1;
+    case NJ_RCPT_OK: return grey_rcpt(s, addr);
+    case NJ_RCPT_UNVERIFIED: rcpt_log(s, "unverified", 0, addr); return grey_rcpt(s, addr);
     case NJ_RCPT_TEMP:
       s->n_defer++;
       rcpt_log(s, "defer", R_451, addr);
@@ -434,6 +765,7 @@ static void tls_switch(struct session *s)
     return;
   }
   side_attach(c, s->tls.rfd, s->tls.wfd);
+  grey_reset(s);
   s->cmd.skipping = 0;
   s->dst = NJ_DATA_LINESTART;
   s->mode = M_CMD;
@@ -462,11 +794,14 @@ static int command(struct session *s)
     case NJ_VERB_RCPT:
       if (rcpt(s, &cmd)) forward(s, &cmd, NJ_RQ_RCPT);
       break;
-    case NJ_VERB_DATA: forward(s, &cmd, NJ_RQ_DATA); break;
-    case NJ_VERB_MAIL:
-      if (mail_allowed(s)) forward(s, &cmd, NJ_RQ_OTHER);
+    case NJ_VERB_DATA:
+      if (!grey_data(s)) forward(s, &cmd, NJ_RQ_DATA);
       break;
-    case NJ_VERB_EHLO: forward(s, &cmd, NJ_RQ_EHLO); break;
+    case NJ_VERB_MAIL:
+      if (mail_allowed(s)) { grey_mail(s, &cmd); forward(s, &cmd, NJ_RQ_OTHER); }
+      break;
+    case NJ_VERB_EHLO: grey_reset(s); forward(s, &cmd, NJ_RQ_EHLO); break;
+    case NJ_VERB_HELO: case NJ_VERB_RSET: grey_reset(s); forward(s, &cmd, NJ_RQ_OTHER); break;
     case NJ_VERB_QUIT:
       forward(s, &cmd, NJ_RQ_QUIT);
       s->quit = 1;
@@ -500,6 +835,8 @@ static int may_parse(struct session *s)
     s->paused = 0;
   }
   if (s->q.count >= NJ_RQ_MAX - 2 || DOUTMAX - s->down.outlen < NJ_CMD_LINEMAX) return 0;
+  /* a null sender's DATA may get a 451 here: it waits for the RCPT replies */
+  if (s->g.at_data && nj_rq_has(&s->q, NJ_RQ_RCPT)) return 0;
   return !nj_rq_has(&s->q, NJ_RQ_DATA) && !nj_rq_has(&s->q, NJ_RQ_STARTTLS) &&
          !nj_rq_has(&s->q, NJ_RQ_HOLD);
 }
@@ -579,6 +916,7 @@ static int data(struct session *s)
     return 1;
   }
   pass(s, off);
+  grey_reset(s);                          /* the transaction ends with its message */
   if (s->mode == M_DATA) nj_rq_push(&s->q, NJ_RQ_DATAEND, 0, 0, 0);
   else {
     s->endwhy = "downstream";
@@ -615,7 +953,7 @@ static void start_blind(struct session *s, const char *reply)
  * Returns 2 when replies stop here (blind relay from now on), else 1. */
 static int answered(struct session *s, int kind, int code, const char *reply)
 {
-  if (kind == NJ_RQ_RCPT && code / 100 == 2) s->n_ok++;
+  if (kind == NJ_RQ_RCPT && code / 100 == 2) { s->n_ok++; s->g.txn_ok++; }
   if (kind == NJ_RQ_RCPT && code / 100 != 2) dictionary(s);
   if (kind == NJ_RQ_DATAEND && code / 100 == 2) s->n_msgs++;
   if (kind == NJ_RQ_DATA) {
@@ -1091,6 +1429,7 @@ static void summary(const struct session *s)
   nj_log_ulong(&l, "rcpt_ok", s->n_ok);
   nj_log_ulong(&l, "rcpt_bad", s->n_bad);
   nj_log_ulong(&l, "rcpt_defer", s->n_defer);
+  if (s->g.dir) nj_log_ulong(&l, "rcpt_grey", s->n_grey);
   nj_log_ulong(&l, "bad_cmd", s->n_badcmd);
   nj_log_ulong(&l, "bytes", s->n_bytes);
   nj_log_str(&l, "end", s->endwhy);
@@ -1160,6 +1499,8 @@ static void finish(struct session *s, const char *why)
   linger(s);
   hear_out(s);
   if (d->rfd >= 0) { close(d->rfd); d->rfd = -1; }
+  triplet_store_close(s);
+  if (s->g.list_state > 0) nj_tr_list_close(&s->g.list);
   reap(s);
   summary(s);
   _exit(0);
@@ -1223,7 +1564,8 @@ static void session_init(struct session *s, const char *alias)
   s->late = s->in_line = 0;
   tain_copynow(&s->t_start);
   s->t_line = s->t_start;
-  s->n_msgs = s->n_ok = s->n_bad = s->n_defer = s->n_badcmd = s->n_bytes = 0;
+  s->n_msgs = s->n_ok = s->n_bad = s->n_defer = s->n_grey = s->n_badcmd = s->n_bytes = 0;
+  grey_init(s);
 }
 
 int main(int argc, char const *const *argv)

@@ -95,6 +95,14 @@ chown root "$S/greylist"
 check "najimi-check: a state directory the user cannot write" \
   check_finds "error: GREYLISTDIR=$S/greylist: Permission denied: ipgreylist cannot keep its state"
 chown nobody "$S/greylist"
+echo "$S/no-triplets" > "$S/env/RCPTCHECK_GREYLIST"
+check "najimi-check: a triplet directory that is missing" \
+  check_finds "error: RCPTCHECK_GREYLIST=$S/no-triplets: No such file or directory: rcptcheck cannot keep its triplets"
+echo "$S/greylist" > "$S/env/RCPTCHECK_GREYLIST"
+echo "$S/control/nosuch.cdb" > "$S/env/RCPTCHECK_GREYLIST_LIST"
+check "najimi-check: triplet lists that cannot be read" \
+  check_finds "error: RCPTCHECK_GREYLIST_LIST=$S/control/nosuch.cdb: No such file or directory: rcptcheck uses no lists"
+rm "$S/env/RCPTCHECK_GREYLIST" "$S/env/RCPTCHECK_GREYLIST_LIST"
 mv "$S/control/tcp.smtp.cdb" "$T/rules.keep"
 check "najimi-check: no tcp.smtp.cdb: tcpserver drops every connection" \
   check_finds "error: $S/control/tcp.smtp.cdb: No such file or directory: tcpserver drops every connection"

@@ -4,7 +4,8 @@
  * and UTC stamps, MAIL/RCPT argument parsing, log lines (nj_log_scan,
  * nj_log_tcpserver), control-file lines (nj_ctl), YYYY-MM-DD dates, and
  * the name key (host-name check, registrable domain by libpsl, hashed
- * key) and hashed keys from any text.
+ * key) and hashed keys from any text, and triplet greylisting's key
+ * parts (sender, recipient) and list lines.
  * The first input byte picks the parser (and flags); each must stay in
  * bounds and keep its invariants.
  *   make fuzz [FUZZTIME=seconds]     (clang with libFuzzer) */
@@ -15,6 +16,7 @@
 #include "najimi.h"
 #include "greylist.h"
 #include "qmailrcpt.h"
+#include "triplet.h"
 
 const char *PROG = "fuzz_parsers";
 
@@ -171,6 +173,26 @@ static void name_key(const char *cs, const char *b, size_t n)
   }
 }
 
+/* A key part is printable, at most NJ_TR_PARTMAX bytes, and makes a
+ * triplet key; a list line that parses gives a record in bounds. */
+static void triplet_parts(const char *s, size_t n)
+{
+  char part[NJ_TR_PARTMAX + 1];
+  nj_trentry e;
+  nj_glkey k;
+  const char *why;
+  size_t i, l = nj_tr_sender(part, s, n);
+  must(l <= NJ_TR_PARTMAX && l == strlen(part), "sender part length");
+  for (i = 0; i < l; i++) must(part[i] > 0x20 && part[i] < 0x7f, "sender part bytes");
+  must(nj_tr_tripkey(&k, 0, part, part), "triplet key of any sender");
+  l = nj_tr_rcpt(part, s, n);
+  must(l <= NJ_TR_PARTMAX && l == strlen(part), "rcpt part length");
+  if (nj_tr_parse(s, n, &e, &why)) {
+    must(e.keylen >= 2 && e.keylen <= NJ_TR_KEYMAX && e.vallen >= 1 && e.vallen <= NJ_TR_VALMAX, "entry bounds");
+    must(strchr("ctsx", e.form) && e.key[0] == e.form && (e.val[0] == 'W' || e.val[0] == 'B'), "entry form");
+  } else must(why != 0, "why");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   char s[MAXIN + 1], out[2 * MAXIN + 64];
@@ -183,7 +205,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   memcpy(s, data + 1, n);
   s[n] = 0;                          /* C-string view, stops at any NUL */
 
-  switch (data[0] % 12) {
+  switch (data[0] % 13) {
     case 0:                          /* addresses: parse, format, parse again */
       if (nj_ip_parse(s, &ip)) {
         char f[NJ_IPFMT];
@@ -280,6 +302,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     case 11:                         /* the name key; hashed keys of any text */
       name_key(s, (const char *)data + 1, n);
+      break;
+    case 12:                         /* triplet key parts and list lines */
+      triplet_parts((const char *)data + 1, n);
       break;
   }
   return 0;

@@ -1,0 +1,285 @@
+#!/bin/sh
+# bench/rcptcheck-triplets.sh: triplet greylisting's cost in rcptcheck,
+# measured side by side in one run (interleaved rounds, best of each):
+#  1. per RCPT, with 10 and with 10^6 stored triplets (and a learned pair
+#     per client), for mail that passes: a sender with a learned pair
+#     (one record read for the transaction) and a null sender, whose
+#     every RCPT reads its own regular triplet (no pair for <>); goal
+#     <= 1.2 x between them
+#     (an RCPT's whole cost through rcptcheck: a session of 10 RCPTs
+#     minus one of none, both with triplets on); and the triplet
+#     decision alone, in one process (key, record read, verdict)
+#  2. the whole session's added cost: rcptcheck with triplets against
+#     rcptcheck without them (RCPTCHECK_GREYLIST unset), same session,
+#     in time and in instructions (callgrind, when valgrind is there)
+# A session is fork+exec of rcptcheck before a minimal SMTP sink, over
+# pipes: HELO, MAIL, 10 pipelined RCPTs, QUIT; each from another client address
+# (TCPREMOTEIP) and sender, so that each RCPT reads other records.
+# Wall and CPU time (user + system of the children) per session.
+# Run after "make": bench/rcptcheck-triplets.sh (N, ROUNDS, KEYS may be set).
+cd "$(dirname "$0")/.." || exit 111
+[ -x src/rcptcheck ] && [ -f src/libnajimi.a ] || { echo "bench/rcptcheck-triplets.sh: run make first"; exit 111; }
+N=${N:-1000}
+ROUNDS=${ROUNDS:-9}
+KEYS=${KEYS:-1000000}
+W=$(mktemp -d "${TMPDIR:-/var/tmp}/triplets-bench.XXXXXX") || exit 111
+[ -n "${KEEP:-}" ] || trap 'rm -rf "$W"' EXIT INT TERM
+
+cat > "$W/sink.c" <<'C'
+#include <unistd.h>
+#include <string.h>
+static char b[4096], line[1024];
+static void out(const char *s) { if (write(1, s, strlen(s)) < 0) _exit(1); }
+int main(void)
+{
+  size_t ll = 0; ssize_t n, i;
+  out("220 sink ESMTP\r\n");
+  while ((n = read(0, b, sizeof b)) > 0)
+    for (i = 0; i < n; i++) {
+      if (b[i] != '\n') { if (ll < sizeof line) line[ll++] = b[i]; continue; }
+      if (ll >= 4 && !strncmp(line, "QUIT", 4)) { out("221 bye\r\n"); return 0; }
+      out("250 ok\r\n");
+      ll = 0;
+    }
+  return 0;
+}
+C
+
+# trbench: "mk DIR KEYS USERS" writes, for each of KEYS clients (IP =
+# 10.0.0.0 + key, one key per address), USERS regular triplets
+# trip:IP:<>:userU@local.test and one regular pair pair:dKEY.test:IP, as
+# rcptcheck lays them out, one process per CPU. "run N KEYS USERS R
+# pair|null prog..." runs N sessions through prog, session i from the
+# client of key i*7919 % KEYS, MAIL FROM:<s@dKEY.test> (pair) or <>
+# (null), then R pipelined RCPTs to userJ@local.test, J = 0..R-1 modulo
+# USERS, and QUIT; prints the mean wall and CPU time per session in ns.
+cat > "$W/trbench.c" <<'C'
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/resource.h>
+#include "najimi.h"
+#include "greylist.h"
+#include "triplet.h"
+const char *PROG = "trbench";
+static void client(unsigned long i, nj_glkey *c, char *s)
+{
+  nj_ip ip;
+  memset(&ip, 0, sizeof ip);
+  ip.a[0] = 10; ip.a[1] = (unsigned char)(i >> 16); ip.a[2] = (unsigned char)(i >> 8); ip.a[3] = (unsigned char)i;
+  nj_gl_key(c, &ip, 32, 64);
+  if (s) s[nj_ip_fmt(s, &ip)] = 0;
+}
+static void put(const nj_glkey *k, time_t now, unsigned char *made)
+{
+  char path[128], text[NJ_GL_FILEMAX];
+  unsigned int d = (unsigned int)strtoul(k->dir1, 0, 16) << 8 | (unsigned int)strtoul(k->dir2, 0, 16);
+  nj_glrec r;
+  int fd;
+  if (!made[d]) { mkdir(k->dir1, 0700); snprintf(path, sizeof path, "%s/%s", k->dir1, k->dir2); mkdir(path, 0700); made[d] = 1; }
+  snprintf(path, sizeof path, "%s/%s/%s", k->dir1, k->dir2, k->name);
+  memset(&r, 0, sizeof r);
+  r.found = NJ_GL_REGULAR;
+  r.first = now - 86400;
+  r.last = now;
+  fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0 || nj_glf_put(fd, text, nj_gl_fmt(text, &r, k))) { perror(path); exit(111); }
+  close(fd);
+}
+static int mk(const char *dir, unsigned long keys, unsigned long users)
+{
+  static unsigned char made[65536];
+  time_t now = time(0);
+  long w, workers = sysconf(_SC_NPROCESSORS_ONLN), me = 0;
+  unsigned long i, u;
+  if (chdir(dir) < 0) { perror("chdir"); return 111; }
+  if (workers < 1 || keys < 100) workers = 1;
+  if (workers > 8) workers = 8;
+  for (w = 1; w < workers; w++) if (!fork()) { me = w; break; }
+  for (i = (unsigned long)me; i < keys; i += (unsigned long)workers) {
+    nj_glkey c, k;
+    char from[64], rcpt[64];
+    client(i, &c, 0);
+    for (u = 0; u < users; u++) {
+      snprintf(rcpt, sizeof rcpt, "user%lu@local.test", u);
+      if (!nj_tr_tripkey(&k, &c, "<>", rcpt)) return 111;
+      put(&k, now, made);
+    }
+    snprintf(from, sizeof from, "s@d%lu.test", i);
+    if (!nj_tr_pairkey(&k, &c, from)) return 111;
+    put(&k, now, made);
+  }
+  if (me) _exit(0);
+  for (w = 1; w < workers; w++) { int st; if (wait(&st) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) return 111; }
+  return 0;
+}
+static int session(unsigned long key, unsigned long users, unsigned long rcpts, int null, char **argv)
+{
+  char ip[NJ_IPFMT + 1], s[8192], junk[4096];
+  nj_glkey c;
+  int a[2], b[2], st;
+  pid_t p;
+  size_t n;
+  unsigned long j;
+  client(key, &c, ip);
+  if (null) n = (size_t)snprintf(s, sizeof s, "HELO b\r\nMAIL FROM:<>\r\n");
+  else n = (size_t)snprintf(s, sizeof s, "HELO b\r\nMAIL FROM:<s@d%lu.test>\r\n", key);
+  for (j = 0; j < rcpts && n < sizeof s - 64; j++)
+    n += (size_t)snprintf(s + n, sizeof s - n, "RCPT TO:<user%lu@local.test>\r\n", j % users);
+  n += (size_t)snprintf(s + n, sizeof s - n, "QUIT\r\n");
+  if (pipe(a) || pipe(b)) return 111;
+  p = fork();
+  if (p < 0) return 111;
+  if (!p) {
+    int fd = open("/dev/null", O_WRONLY);
+    dup2(a[0], 0); dup2(b[1], 1); if (fd >= 0) dup2(fd, 2);
+    close(a[0]); close(a[1]); close(b[0]); close(b[1]);
+    setenv("TCPREMOTEIP", ip, 1);
+    execvp(argv[0], argv);
+    _exit(127);
+  }
+  close(a[0]); close(b[1]);
+  if (write(a[1], s, n) != (ssize_t)n) return 111;
+  close(a[1]);
+  while (read(b[0], junk, sizeof junk) > 0) {}
+  close(b[0]);
+  if (waitpid(p, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) { fprintf(stderr, "trbench: %s failed\n", argv[0]); return 111; }
+  return 0;
+}
+/* What rcptcheck does for a null sender's RCPT, in one process: the
+ * triplet's key (SHA-256), then nj_gl_decide over the file store (a
+ * regular: one read, nothing written). n decisions, the client key and
+ * user as in run; the mean ns per decision. */
+static int decide(const char *dir, unsigned long n, unsigned long keys, unsigned long users)
+{
+  nj_glpolicy pol = NJ_GLPOLICY_DEFAULT;
+  nj_glfiles f;
+  struct timespec t0, t1;
+  unsigned long i;
+  nj_glf_init(&f, dir);
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (i = 0; i < n; i++) {
+    nj_glkey c, k;
+    nj_gldecision d;
+    char rcpt[64];
+    client(i / users * 7919UL % keys, &c, 0);
+    snprintf(rcpt, sizeof rcpt, "user%lu@local.test", i % users);
+    if (!nj_tr_tripkey(&k, &c, "<>", rcpt) || nj_gl_decide(&f.s, &k, 0, &pol, &d) || d.v.is != NJ_GLV_REGULAR) {
+      fprintf(stderr, "trbench: decision %lu is not a regular's\n", i);
+      return 111;
+    }
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  nj_glf_close(&f);
+  printf("%.0f\n", ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / n);
+  return 0;
+}
+int main(int argc, char **argv)
+{
+  if (argc == 6 && !strcmp(argv[1], "decide"))
+    return decide(argv[2], strtoul(argv[3], 0, 10), strtoul(argv[4], 0, 10), strtoul(argv[5], 0, 10));
+  if (argc == 5 && !strcmp(argv[1], "mk")) return mk(argv[2], strtoul(argv[3], 0, 10), strtoul(argv[4], 0, 10));
+  if (argc >= 8 && !strcmp(argv[1], "run")) {
+    unsigned long n = strtoul(argv[2], 0, 10), keys = strtoul(argv[3], 0, 10), i;
+    unsigned long users = strtoul(argv[4], 0, 10), rcpts = strtoul(argv[5], 0, 10);
+    int null = !strcmp(argv[6], "null");
+    struct timespec t0, t1;
+    struct rusage r0, r1;
+    getrusage(RUSAGE_CHILDREN, &r0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (i = 0; i < n; i++) if (session(i * 7919UL % keys, users, rcpts, null, argv + 7)) return 111;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    getrusage(RUSAGE_CHILDREN, &r1);
+    printf("%.0f %.0f\n", ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / n,
+      ((r1.ru_utime.tv_sec + r1.ru_stime.tv_sec - r0.ru_utime.tv_sec - r0.ru_stime.tv_sec) * 1e9 +
+       (r1.ru_utime.tv_usec + r1.ru_stime.tv_usec - r0.ru_utime.tv_usec - r0.ru_stime.tv_usec) * 1e3) / n);
+    return 0;
+  }
+  fprintf(stderr, "usage: trbench mk DIR KEYS USERS | trbench run N KEYS USERS RCPTS pair|null prog... | trbench decide DIR N KEYS USERS\n");
+  return 100;
+}
+C
+cc -O2 -o "$W/sink" "$W/sink.c" || exit 111
+cc -O2 -std=c99 -D_DEFAULT_SOURCE -Isrc -o "$W/trbench" "$W/trbench.c" src/libnajimi.a \
+  -Wl,-Bstatic -lcdb -lskarnet -Wl,-Bdynamic || exit 111
+TB=$W/trbench
+
+# The qmail tree: one local domain, user0..user9 valid (RCPTCHECK_CDB).
+# Small: 10 triplets (one client, 10 users) and its pair; big: KEYS
+# triplets (KEYS/10 clients, 10 users each) and a pair per client. A
+# session's R = 10 RCPTs read 10 distinct records in either store, so
+# that the two differ only in how many records are stored.
+R=10
+BIGKEYS=$((KEYS / R))
+mkdir -p "$W/q/control" "$W/small" "$W/big"
+echo local.test > "$W/q/control/locals"
+i=0; while [ $i -lt $R ]; do echo "user$i@local.test"; i=$((i+1)); done > "$W/q/valid"
+src/rcptcheck-cdb "$W/q/valid" "$W/q/valid.cdb" || exit 111
+"$TB" mk "$W/small" 1 10 || exit 111
+t0=$(date +%s.%N)
+"$TB" mk "$W/big" "$BIGKEYS" $R || exit 111
+t1=$(date +%s.%N)
+echo "made $((BIGKEYS * R)) triplets and $BIGKEYS pairs in $(echo "$t1 $t0" | awk '{ printf "%.1f", $1 - $2 }') s"
+sync
+
+export PROTO=TCP QMAILHOME="$W/q" RCPTCHECK_CDB="$W/q/valid.cdb" GREYLIST_V4PREFIX=32
+unset RELAYCLIENT TCPREMOTEHOST RCPTCHECK_GREYLIST RCPTCHECK_GREYLIST_LIST GREYLIST_KEY GREYLIST_OBSERVE
+best() { # name "wall cpu": the minimum of each in $wall_NAME, $cpu_NAME
+  set -- "$1" $2
+  eval "cur=\${wall_$1:-}"
+  if [ -z "$cur" ] || [ "$2" -lt "$cur" ]; then eval "wall_$1=$2"; fi
+  eval "cur=\${cpu_$1:-}"
+  if [ -z "$cur" ] || [ "$3" -lt "$cur" ]; then eval "cpu_$1=$3"; fi
+}
+RC=src/rcptcheck
+i=0
+while [ $i -lt "$ROUNDS" ]; do
+  best plain  "$("$TB" run "$N" 1 10 $R pair "$RC" "$W/sink")"
+  best zero   "$(RCPTCHECK_GREYLIST=$W/small "$TB" run "$N" 1 10 0 pair "$RC" "$W/sink")"
+  best psmall "$(RCPTCHECK_GREYLIST=$W/small "$TB" run "$N" 1 10 $R pair "$RC" "$W/sink")"
+  best pbig   "$(RCPTCHECK_GREYLIST=$W/big "$TB" run "$N" "$BIGKEYS" $R $R pair "$RC" "$W/sink")"
+  best nsmall "$(RCPTCHECK_GREYLIST=$W/small "$TB" run "$N" 1 10 $R null "$RC" "$W/sink")"
+  best nbig   "$(RCPTCHECK_GREYLIST=$W/big "$TB" run "$N" "$BIGKEYS" $R $R null "$RC" "$W/sink")"
+  d=$("$TB" decide "$W/small" 100000 1 $R); [ -z "${dec_small:-}" ] || [ "$d" -lt "$dec_small" ] && dec_small=$d
+  d=$("$TB" decide "$W/big" 100000 "$BIGKEYS" $R); [ -z "${dec_big:-}" ] || [ "$d" -lt "$dec_big" ] && dec_big=$d
+  i=$((i+1))
+done
+echo "wall ns per session of $R RCPTs: without triplets $wall_plain; with triplets: no RCPT $wall_zero; learned pair, 10 stored $wall_psmall, $KEYS stored $wall_pbig; null sender, 10 stored $wall_nsmall, $KEYS stored $wall_nbig"
+echo "cpu ns per session of $R RCPTs:  without triplets $cpu_plain; with triplets: no RCPT $cpu_zero; learned pair, 10 stored $cpu_psmall, $KEYS stored $cpu_pbig; null sender, 10 stored $cpu_nsmall, $KEYS stored $cpu_nbig"
+awk -v r=$R -v p="$wall_plain" -v z="$wall_zero" -v ps="$wall_psmall" -v pb="$wall_pbig" -v ns="$wall_nsmall" -v nb="$wall_nbig" \
+    -v cp="$cpu_plain" -v cz="$cpu_zero" -v cps="$cpu_psmall" -v cpb="$cpu_pbig" -v cns="$cpu_nsmall" -v cnb="$cpu_nbig" \
+    -v ds="$dec_small" -v db="$dec_big" -v k="$KEYS" 'BEGIN {
+  printf "per-RCPT cost with triplets on (session with %d RCPTs minus one with none, / %d): learned pair %.1f us with 10 stored, %.1f us with %d; null sender %.1f us, %.1f us\n", r, r, (ps - z) / r / 1000, (pb - z) / r / 1000, k, (ns - z) / r / 1000, (nb - z) / r / 1000
+  printf "triplets per-RCPT cost with %d stored / with 10, learned pair: %.2f (goal <= 1.2) [cpu: %.2f]\n", k, (pb - z) / (ps - z), (cpb - cz) / (cps - cz)
+  printf "triplets per-RCPT cost with %d stored / with 10, null sender: %.2f (goal <= 1.2) [cpu: %.2f]\n", k, (nb - z) / (ns - z), (cnb - cz) / (cns - cz)
+  printf "the triplet decision alone (key, read, verdict; in one process): %.1f us with 10 stored, %.1f us with %d: %.2f\n", ds / 1000, db / 1000, k, db / ds
+  printf "triplets added per RCPT against rcptcheck without them: learned pair %.1f us (10 stored), %.1f us (%d); null sender %.1f us, %.1f us\n", (ps - p) / r / 1000, (pb - p) / r / 1000, k, (ns - p) / r / 1000, (nb - p) / r / 1000
+  printf "rcptcheck session of %d RCPTs with triplets (%d stored) / without: %.2f learned pair, %.2f null sender [cpu: %.2f, %.2f]\n", r, k, pb / p, nb / p, cpb / cp, cnb / cp }'
+
+# The same sessions' instructions in rcptcheck itself (callgrind, one
+# session each: user space only, so the file system's part is not in it).
+if command -v valgrind > /dev/null 2>&1; then
+  ir() { # ir OUT [VAR=value...]: Ir of one session of the last run kind
+    out=$1; shift
+    env "$@" valgrind -q --tool=callgrind --callgrind-out-file="$out" "$RC" "$W/sink" < "$W/sess.$kind" > /dev/null 2>&1
+    sed -n 's/^summary: //p' "$out"
+  }
+  for kind in pair null; do
+    if [ $kind = pair ]; then printf 'HELO b\r\nMAIL FROM:<s@d7.test>\r\n'; else printf 'HELO b\r\nMAIL FROM:<>\r\n'; fi > "$W/sess.$kind"
+    i=0; while [ $i -lt $R ]; do printf 'RCPT TO:<user%d@local.test>\r\n' $i; i=$((i+1)); done >> "$W/sess.$kind"
+    printf 'QUIT\r\n' >> "$W/sess.$kind"
+  done
+  kind=pair; ip=10.0.0.7
+  i0=$(ir "$W/cg.plain" TCPREMOTEIP=$ip)
+  i1=$(ir "$W/cg.pbig" TCPREMOTEIP=$ip RCPTCHECK_GREYLIST="$W/big")
+  kind=null
+  i2=$(ir "$W/cg.nbig" TCPREMOTEIP=$ip RCPTCHECK_GREYLIST="$W/big")
+  awk -v r=$R -v a="$i0" -v b="$i1" -v c="$i2" 'BEGIN {
+    printf "instructions per session of %d RCPTs (callgrind): without triplets %d, with (learned pair) %d, with (null sender) %d\n", r, a, b, c
+    printf "instructions added per RCPT: %.0f learned pair, %.0f null sender; session with triplets / without: %.2f, %.2f\n", (b - a) / r, (c - a) / r, b / a, c / a }'
+fi
