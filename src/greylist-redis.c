@@ -306,7 +306,12 @@ static int store_read(nj_glstore *s, const nj_glkey *k, nj_glrec *rec)
   if (y->type == REDIS_REPLY_NIL) empty(rec, NJ_GL_NONE);
   else if (y->type == REDIS_REPLY_STRING) {
     empty(rec, NJ_GL_CORRUPT);
-    if (y->len <= NJ_GL_FILEMAX) nj_gl_parse(y->str, y->len, k, rec);
+    if (y->len < NJ_GL_FILEMAX && y->len && y->str[y->len - 1] != '\n') {
+      char line[NJ_GL_FILEMAX];     /* set by hand (redis-cli): no newline */
+      memcpy(line, y->str, y->len);
+      line[y->len] = '\n';
+      nj_gl_parse(line, y->len + 1, k, rec);
+    } else if (y->len <= NJ_GL_FILEMAX) nj_gl_parse(y->str, y->len, k, rec);
     /* a regular never refreshed yet is as old as its promotion */
     if (rec->found == NJ_GL_REGULAR && !rec->last) rec->when.tv_sec = (time_t)rec->first;
   } else if (y->type == REDIS_REPLY_ERROR && !strncmp(y->str, "WRONGTYPE", 9))
