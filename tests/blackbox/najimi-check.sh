@@ -95,6 +95,14 @@ chown root "$S/greylist"
 check "najimi-check: a state directory the user cannot write" \
   check_finds "error: GREYLISTDIR=$S/greylist: Permission denied: ipgreylist cannot keep its state"
 chown nobody "$S/greylist"
+echo redis.example:6379 > "$S/env/GREYLIST_REDIS"
+check "najimi-check: GREYLIST_REDIS a name, not an address" \
+  check_finds "error: GREYLIST_REDIS=redis.example:6379: not unix:/path, IPV4:PORT or \[IPV6\]:PORT (numeric): ipgreylist treats its state as unwritable"
+echo 10.0.0.10:6379 > "$S/env/GREYLIST_REDIS"
+echo "$S/nosuch.pass" > "$S/env/GREYLIST_REDIS_PASSFILE"
+check "najimi-check: GREYLIST_REDIS_PASSFILE missing" \
+  check_finds "error: GREYLIST_REDIS_PASSFILE=$S/nosuch.pass: No such file or directory: ipgreylist cannot authenticate"
+rm "$S/env/GREYLIST_REDIS" "$S/env/GREYLIST_REDIS_PASSFILE"
 mv "$S/control/tcp.smtp.cdb" "$T/rules.keep"
 check "najimi-check: no tcp.smtp.cdb: tcpserver drops every connection" \
   check_finds "error: $S/control/tcp.smtp.cdb: No such file or directory: tcpserver drops every connection"
