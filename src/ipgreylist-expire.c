@@ -414,7 +414,9 @@ static void tally(void *aux, const char *name, size_t nn, const char *val, size_
   c->kind[text_kind(&r)]++;
 }
 
-static void redis_report(void)
+/* 0, or 1 when Redis could not be read (warned; the directories are
+ * still walked, and the exit code says it). */
+static int redis_report(void)
 {
   nj_glredis *r = &stores.redis;
   rcounts c;
@@ -423,8 +425,12 @@ static void redis_report(void)
   memset(&c, 0, sizeof c);
   do {
     e = nj_glr_scan(r, &cursor, SCANCOUNT, tally, &c);
-    if (e) strerr_dief4x(111, "unable to read Redis at ", r->spec ? r->spec : "(invalid)", ": ",
-                         nj_gl_errname(e));
+    if (e) {
+      strerr_warnwu6x("read Redis at ", r->spec ? r->spec : "(invalid)", ": ",
+                      r->s.op ? r->s.op : "scan", " ", nj_gl_errname(e));
+      nj_glr_close(r);
+      return 1;
+    }
   } while (cursor && ++steps < SCANSTEPS);
   nj_glr_close(r);
   buffer_puts(buffer_1, PROG);
@@ -438,6 +444,7 @@ static void redis_report(void)
   for (i = NJ_GLK_IP; i <= NJ_GLK_PAIR; i++) put_count(nj_gl_kindname(i), c.kind[i]);
   buffer_puts(buffer_1, "\n");
   if (!buffer_flush(buffer_1)) strerr_diefu1sys(111, "write to stdout");
+  return 0;
 }
 
 static void summary(void)
@@ -468,7 +475,7 @@ static void summary(void)
 int main(int argc, char const *const *argv)
 {
   subgetopt l = SUBGETOPT_ZERO;
-  int dfd, optj = 0, i;
+  int dfd, optj = 0, i, rerr = 0;
 
   nj_version_opt(argc, argv);
   for (;;) {
@@ -494,8 +501,8 @@ int main(int argc, char const *const *argv)
   redis = nj_gl_store(&stores, 0, &pol);
   if (migrate && !redis) strerr_dief1x(100, "-m needs GREYLIST_REDIS: the Redis to copy the records into");
   if (argc < 1 && (!redis || migrate)) strerr_dieusage(100, USAGE);
-  if (redis && !migrate) redis_report();
-  if (argc < 1) return 0;
+  if (redis && !migrate) rerr = redis_report();
+  if (argc < 1) return rerr ? 111 : 0;
   keepall = pol.window < pol.lifetime ? pol.window : pol.lifetime;
   now = time(0);
   memcpy(aside, ".expire.", 8);
@@ -522,5 +529,5 @@ int main(int argc, char const *const *argv)
   }
   if (migrate) migrated();
   else summary();
-  return n.errors ? 111 : 0;
+  return n.errors || rerr ? 111 : 0;
 }

@@ -169,6 +169,10 @@ check "migrate again: what is there wins" sh -c "
 gl_serve migrated 10.1.1.1 "$R1" -- ; PORT_M=$PORT
 message "$T/m4" "a regular migrated from the files"
 check "after migration the regular walks in" deliver "$PORT_M" "$T/m4"
+check "expire on a Redis that is not there: warned, the directory still walked, exit 111" sh -c "
+  GREYLIST_REDIS=unix:$T/nothing.sock '$EXPIRE' -n '$T/files' > '$T/rep2' 2> '$T/rep2.err'; rc=\$?
+  [ \$rc = 111 ] && grep -q 'warning: unable to read Redis at unix:.*/nothing.sock: connect ENOENT' '$T/rep2.err' &&
+  grep -q '^ipgreylist-expire: dry-run files=3 ' '$T/rep2'"
 check "expire -m without GREYLIST_REDIS: usage error 100" sh -c "'$EXPIRE' -m '$T/files' 2>/dev/null; [ \$? = 100 ]"
 
 # --- Redis unreachable: fail open (one line), or 451 4.3.0 when closed ---
