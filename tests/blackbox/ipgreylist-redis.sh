@@ -273,7 +273,7 @@ check "the password is on no command line (redis-server's nor ipgreylist's)" \
   sh -c "! grep -l -F -f '$T/redis.pass' /proc/[0-9]*/cmdline 2>/dev/null | grep -q ."
 
 RPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-redis_start tcp "port $RPORT" "bind 127.0.0.1" || not_ok "redis-server starts on a loopback port"
+redis_start tcp "port $RPORT" "bind 127.0.0.1 -::1" || not_ok "redis-server starts on a loopback port"
 gl_serve tcp1 192.0.2.60 "GREYLIST_REDIS=127.0.0.1:$RPORT" -- ; PORT_1=$PORT
 gl_serve tcp2 192.0.2.61 "GREYLIST_REDIS=127.0.0.1:$RPORT" -- ; PORT_2=$PORT
 check "loopback port: MX 1 greylists" client "$PORT_1" "$GREYLISTED"
@@ -285,6 +285,40 @@ check "loopback port: logged pass" logs tcp2 '
 expect-log ^ipgreylist: pass ip=192\.0\.2\.61 .* key=192\.0\.2\.0-24 '
 check "no fd to Redis is left to the next program" sh -c "
   echo QUIT | env PROTO=TCP TCPREMOTEIP=192.0.2.60 GREYLIST_REDIS=127.0.0.1:$RPORT '$GL' sh -c 'ls -l /proc/\$\$/fd' 2>/dev/null | grep -q socket && exit 1; exit 0"
+if redis-cli -h ::1 -p "$RPORT" ping 2>/dev/null | grep -q PONG; then
+  check "IPv6 loopback [::1]:PORT: a stranger gets its record" sh -c "
+    echo QUIT | env PROTO=TCP TCPREMOTEIP=2001:db8:5::1 'GREYLIST_REDIS=[::1]:$RPORT' '$GL' -t 2 /bin/true 2>&1 | grep -q '^ipgreylist: new ' &&
+    [ \"\$(redis-cli -p $RPORT exists najimi:2001:db8:5::-64)\" = 1 ]"
+else
+  echo "# no IPv6 loopback here: [::1]:PORT is covered by the unit tests only"
+fi
+
+# simultaneous first connections (on any MX): SET NX lets exactly one make the record
+for i in 1 2 3 4 5 6 7 8; do
+  echo QUIT | env PROTO=TCP TCPREMOTEIP=100.64.6.$i GREYLIST_REDIS=127.0.0.1:$RPORT "$GL" -t 2 /bin/true 2>> "$T/race.log" > /dev/null &
+done
+wait_for 100 sh -c "[ \$(grep -c . '$T/race.log') -ge 8 ]"
+check "8 simultaneous strangers of one /24: one new, the rest too soon" sh -c "
+  [ \$(grep -c '^ipgreylist: new .* key=100\.64\.6\.0-24 ' '$T/race.log') = 1 ] &&
+  [ \$(grep -c '^ipgreylist: too-soon .* key=100\.64\.6\.0-24 ' '$T/race.log') = 7 ]"
+
+# a full Redis (maxmemory reached, noeviction): reads work, writes get OOM
+redis-cli -p "$RPORT" config set maxmemory-policy noeviction > /dev/null
+redis-cli -p "$RPORT" config set maxmemory 1 > /dev/null
+gl_serve full 100.64.7.1 "GREYLIST_REDIS=127.0.0.1:$RPORT" -- ; PORT_F=$PORT
+message "$T/m13" "Redis full"
+check "Redis full: fail open, mail delivered" deliver "$PORT_F" "$T/m13"
+check "Redis full: logged op=set errno=ENOSPC, then=pass" logs full '
+expect-log ^ipgreylist: error ip=100\.64\.7\.1 .* op=set .* errno=ENOSPC then=pass$'
+gl_serve fullc 100.64.7.1 "GREYLIST_REDIS=127.0.0.1:$RPORT" GREYLIST_FAILCLOSED=1 -- ; PORT_F=$PORT
+check "Redis full, fail closed: 451 4.3.0" client "$PORT_F" "expect 220
+ehlo client.test
+mail <sender@example.test>
+rcpt <postmaster@example.test> 451
+expect-text 451 4.3.0
+quit"
+redis-cli -p "$RPORT" config set maxmemory 0 > /dev/null
+
 cat > "$T/sigign" <<'SH'
 #!/bin/sh
 # exit 0 when SIGPIPE (13: bit 12 of SigIgn) is not ignored here
