@@ -126,6 +126,7 @@ static int broken(nj_glredis *r, const char *op, int e)
 {
   if (r->c) redisFree((redisContext *)r->c);
   r->c = 0;
+  r->pending = 0;
   r->err = e;
   r->errop = op;
   return fail(r, op, e);
@@ -270,6 +271,7 @@ void nj_glr_close(nj_glredis *r)
 {
   if (r->c) redisFree((redisContext *)r->c);
   r->c = 0;
+  r->pending = 0;
   if (r->sigpipe_saved) sigaction(SIGPIPE, &r->sigpipe, 0);
   r->sigpipe_saved = 0;
 }
