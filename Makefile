@@ -37,6 +37,13 @@ STATIC_PROGS = greetdelay ipgreylist starttlsd
 # libidn2-dev, libunistring-dev). Only these are linked with it.
 PSL_PROGS = ipgreylist rcptcheck ipgreylist-admin najimi-explain
 PSLLIBS  = -lpsl -lidn2 -lunistring
+# Programs that keep greylist records (src/glstore.c chooses files or
+# Redis) link hiredis (Debian: libhiredis-dev 0.14), statically when its
+# .a is there, as skalibs and tinycdb are. Only these are linked with it.
+REDIS_PROGS = ipgreylist ipgreylist-expire najimi-check
+HIREDIS_A := $(shell $(CC) -print-file-name=libhiredis.a 2>/dev/null)
+REDISLIBS_A = -Wl,-Bstatic -lhiredis -Wl,-Bdynamic
+REDISLIBS = $(if $(filter /%,$(HIREDIS_A)),$(REDISLIBS_A),-lhiredis)
 # libtls (libretls on OpenSSL) is linked into starttlsd-io alone, the TLS
 # part that starttlsd execs only when a client asks for TLS.
 TLS_CFLAGS := $(shell pkg-config --cflags libtls 2>/dev/null)
@@ -87,7 +94,9 @@ src/libnajimi.a: $(LIBOBJ)
 src/%: src/%.o src/libnajimi.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< src/libnajimi.a \
 	  $(if $(filter $*,$(STATIC_PROGS)),$(STATIC) $(LIBS),$(LIBSTATIC)) \
-	  $(if $(filter $*,$(PSL_PROGS)),$(PSLLIBS)) $(EXTRA_LIBS)
+	  $(if $(filter $*,$(PSL_PROGS)),$(PSLLIBS)) \
+	  $(if $(filter $*,$(REDIS_PROGS)),$(if $(filter $*,$(STATIC_PROGS)),-lhiredis,$(REDISLIBS))) \
+	  $(EXTRA_LIBS)
 
 src/version.o: VERSION
 
@@ -100,7 +109,7 @@ $(MANOUT): man/%: doc/$$(notdir $$*) VERSION
 	sed '/^\.TH /s/^\(\.TH  *[^ ]*  *[^ ]*  *"[^"]*"\)  *"[^"]*"/\1 "najimi $(VERSION)"/' $< > $@.tmp && mv $@.tmp $@
 
 tests/unit/%: tests/unit/%.c src/libnajimi.a
-	$(CC) $(NJ_CFLAGS) -Isrc $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP -o $@ $< src/libnajimi.a $(LIBSTATIC) $(PSLLIBS)
+	$(CC) $(NJ_CFLAGS) -Isrc $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP -o $@ $< src/libnajimi.a $(LIBSTATIC) $(PSLLIBS) $(REDISLIBS)
 
 check: all $(UNIT)
 	tests/run
@@ -120,8 +129,8 @@ FUZZCC = clang $(NJ_CFLAGS) -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined
 fuzz: src/patterns.h
 	mkdir -p tests/tmp/fuzz/corpus tests/tmp/fuzz/corpus-data
-	$(FUZZCC) -o tests/tmp/fuzz/fuzz_parsers tests/fuzz/fuzz_parsers.c $(LIBOBJ:.o=.c) $(LIBSTATIC) $(PSLLIBS)
-	$(FUZZCC) -o tests/tmp/fuzz/fuzz_data tests/fuzz/fuzz_data.c $(LIBOBJ:.o=.c) $(LIBSTATIC) $(PSLLIBS)
+	$(FUZZCC) -o tests/tmp/fuzz/fuzz_parsers tests/fuzz/fuzz_parsers.c $(LIBOBJ:.o=.c) $(LIBSTATIC) $(PSLLIBS) $(REDISLIBS)
+	$(FUZZCC) -o tests/tmp/fuzz/fuzz_data tests/fuzz/fuzz_data.c $(LIBOBJ:.o=.c) $(LIBSTATIC) $(PSLLIBS) $(REDISLIBS)
 	tests/tmp/fuzz/fuzz_parsers -max_total_time=$(FUZZEACH) -max_len=512 \
 	  -print_final_stats=1 tests/tmp/fuzz/corpus
 	tests/tmp/fuzz/fuzz_data -max_total_time=$(FUZZEACH) -max_len=4096 \

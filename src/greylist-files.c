@@ -267,12 +267,18 @@ static void files_where(nj_glstore *s, const nj_glkey *k, char *buf, size_t max)
   memcpy(buf + n, k->name, kn + 1);
 }
 
+static void files_close(nj_glstore *s)
+{
+  nj_glf_close((nj_glfiles *)s);
+}
+
 void nj_glf_init(nj_glfiles *f, const char *dir)
 {
   memset(f, 0, sizeof *f);
   f->s.read = files_read;
   f->s.write = files_write;
   f->s.where = files_where;
+  f->s.close = files_close;
   f->dir = dir;
   f->top = f->leaf = f->fd = -1;
 }

@@ -207,6 +207,11 @@ const char *nj_gl_errname(int e)
     case EPROTO: return "EPROTO";
     case ENOMEM: return "ENOMEM";
     case ENAMETOOLONG: return "ENAMETOOLONG";
+    case ETIMEDOUT: return "ETIMEDOUT";
+    case ECONNREFUSED: return "ECONNREFUSED";
+    case ECONNRESET: return "ECONNRESET";
+    case EPIPE: return "EPIPE";
+    case EINVAL: return "EINVAL";
     default:
       memcpy(num, "errno", 5);
       num[5 + uint_fmt(num + 5, (unsigned int)e)] = 0;
@@ -281,6 +286,16 @@ static int ours(const nj_glkey *k, const nj_glrec *r)
   return nj_gl_hashkey(&h, r->text, r->textlen) && !strcmp(h.name, k->name);
 }
 
+/* 1 when a text that does not parse starts as a later version's would:
+ * a number above NJ_GL_VERSION, then a space. */
+static int newer(const char *buf, size_t n)
+{
+  const char *sp = memchr(buf, ' ', n < 11 ? n : 11);
+  unsigned long v;
+  return sp && sp > buf && buf[0] != '0' &&
+         nj_ulong_parsen(buf, (size_t)(sp - buf), NJ_GL_VERSION + 1, 999999999UL, &v);
+}
+
 int nj_gl_parse(const char *buf, size_t n, const nj_glkey *k, nj_glrec *r)
 {
   int state;
@@ -291,7 +306,12 @@ int nj_gl_parse(const char *buf, size_t n, const nj_glkey *k, nj_glrec *r)
   r->textlen = 0;
   r->text[0] = 0;
   state = parse_text(buf, n, r);
-  if (!state) { r->count = 0; r->version = 0; return r->found; }
+  if (!state) {
+    r->count = 0;
+    r->version = 0;
+    if (newer(buf, n)) r->found = NJ_GL_NEWER;
+    return r->found;
+  }
   if (k && !ours(k, r)) return r->found;   /* another key's record: not this one */
   r->found = state;
   r->when.tv_sec = (time_t)(state == NJ_GL_REGULAR ? r->last : r->first);
@@ -375,6 +395,7 @@ nj_glverdict nj_gl_verdict(int found, int64_t age, const nj_glpolicy *p)
     case NJ_GL_PENDING: case NJ_GL_REGULAR: break;
     case NJ_GL_SYMLINK: return verdict(NJ_GLV_RESET, NJ_GLR_SYMLINK);
     case NJ_GL_NOTFILE: return verdict(NJ_GLV_RESET, NJ_GLR_NOTFILE);
+    case NJ_GL_NEWER: return verdict(NJ_GLV_RESET, NJ_GLR_VERSION);
     default: return verdict(NJ_GLV_RESET, NJ_GLR_CORRUPT);
   }
   /* A record dated ahead of the clock: up to a day, the clock was
@@ -405,6 +426,7 @@ const char *nj_gl_reason(int reason)
     case NJ_GLR_STALE: return "stale";
     case NJ_GLR_SYMLINK: return "symlink";
     case NJ_GLR_NOTFILE: return "not-a-file";
+    case NJ_GLR_VERSION: return "version";
     default: return "none";
   }
 }

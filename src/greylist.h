@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <time.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include "najimi.h"
 
 /* ------------------------------------------------------------------ keys */
@@ -147,6 +148,8 @@ extern int nj_gl_client(nj_glkey *k, nj_glkey *seed, int *hasseed,
 #define NJ_GL_NONE    3   /* no record: a stranger */
 #define NJ_GL_SYMLINK 4   /* files: a symlink at the record's name (never followed) */
 #define NJ_GL_NOTFILE 5   /* files: a directory, a fifo... at the record's name */
+#define NJ_GL_NEWER   6   /* a text of a later version than NJ_GL_VERSION (its
+                             first word a number above it): it is reset */
 
 /* A record as every store gives it, and its text (version 2, one line,
  * the same in every store):
@@ -228,6 +231,7 @@ extern void nj_gl_policy_env(nj_glpolicy *p);
 #define NJ_GLR_STALE   4   /* pending past the window */
 #define NJ_GLR_SYMLINK 5
 #define NJ_GLR_NOTFILE 6
+#define NJ_GLR_VERSION 7   /* written by a later version */
 
 typedef struct nj_glverdict_s {
   int is;                 /* NJ_GLV_* */
@@ -277,6 +281,8 @@ struct nj_glstore_s {
   int (*write)(nj_glstore *s, const nj_glkey *k, int how, const nj_glrec *r);
   /* Where k's record lives, for logs: "DIR/xx/yy/NAME". */
   void (*where)(nj_glstore *s, const nj_glkey *k, char *buf, size_t max);
+  /* Releases what the store holds (fds, a connection), before an exec. */
+  void (*close)(nj_glstore *s);
   const char *op;
 };
 
@@ -333,6 +339,82 @@ extern int nj_glf_record(int fd, const struct stat *s, const nj_glkey *k, nj_glr
  * the attribute, else as its data): 0, or an errno value. */
 extern ssize_t nj_glf_get(int fd, const struct stat *s, char *buf);
 extern int nj_glf_put(int fd, const char *text, size_t n);
+
+/* The Redis store (greylist-redis.c, hiredis): several MX share one
+ * Redis. Each record is one string, the same version-2 text as the
+ * files', under PREFIX + the key's name ("najimi:192.0.2.0-24",
+ * "najimi:" + 64 hex digits), in database DB. Redis has no mtime: a
+ * record's time is its own FIRST (pending) or LAST (regular). Creation is
+ * SET NX (atomic across hosts); every write sets the key's TTL from the
+ * window (pending) or the lifetime (regular), so Redis expires it by
+ * itself. Connected lazily, at the first call; the connect and every call
+ * have a deadline (timeout ms, the socket's send and receive timeouts).
+ * After a failure the connection is dropped and every later call fails
+ * at once with the same error: one session never waits twice. */
+#define NJ_GLR_DEF_PREFIX "najimi:"
+#define NJ_GLR_PREFIXMAX 64
+#define NJ_GLR_DEF_TIMEOUT 200UL   /* ms */
+#define NJ_GLR_MAX_TIMEOUT 60000UL
+#define NJ_GLR_MAX_DB 65535UL
+#define NJ_GLR_PATHMAX 107         /* a unix socket's path (sun_path less NUL) */
+#define NJ_GLR_PASSMAX 512
+
+/* Where Redis listens, from GREYLIST_REDIS: "unix:/abs/path",
+ * "IPV4:PORT" or "[IPV6]:PORT", numeric only (no name lookup), the
+ * address checked with inet_pton, the port 1..65535. */
+typedef struct nj_glraddr_s {
+  int isunix;
+  char host[NJ_GLR_PATHMAX + 1];   /* the socket's path, or the address as given */
+  unsigned int port;
+} nj_glraddr;
+/* 1 with a filled, 0 when s is none of the three forms. */
+extern int nj_glr_addr(nj_glraddr *a, const char *s);
+
+typedef struct nj_glredis_s {
+  nj_glstore s;           /* first: &r->s is the store */
+  nj_glraddr addr;
+  const char *spec;       /* GREYLIST_REDIS as given (0: invalid) */
+  char prefix[NJ_GLR_PREFIXMAX + 1];
+  size_t prefixlen;
+  unsigned long db, timeout;
+  const char *passfile;   /* GREYLIST_REDIS_PASSFILE, or 0 */
+  int64_t window, lifetime;   /* the TTLs' spans */
+  void *c;                /* the hiredis context; 0: not connected */
+  unsigned int pending;   /* AUTH, SELECT sent, their replies not read yet */
+  int err;                /* the failure that ended the connection, or 0 */
+  const char *errop;
+  int sigpipe_saved;
+  struct sigaction sigpipe; /* SIGPIPE's action before the connection */
+} nj_glredis;
+/* From spec (GREYLIST_REDIS) and GREYLIST_REDIS_PREFIX, _DB, _TIMEOUT,
+ * _PASSFILE (a bad value: warned, naming it, and its default used); p
+ * gives the TTLs. An invalid spec is warned about, and every call then
+ * fails (op "config", EINVAL): state unwritable, never a silent switch
+ * to other state. No system call is made here. */
+extern void nj_glr_init(nj_glredis *r, const char *spec, const nj_glpolicy *p);
+extern void nj_glr_close(nj_glredis *r);
+/* One step of a walk over the store's keys: SCAN from *cursor (0 the
+ * first time; 0 again when the walk is done) for at most count keys
+ * under the prefix, then their values with one MGET; f gets each key's
+ * name (the prefix cut off) and its value (0 when it went meanwhile).
+ * 0, or an errno value (r->s.op names the step). */
+typedef void nj_glr_func(void *aux, const char *name, size_t nn, const char *val, size_t vn);
+extern int nj_glr_scan(nj_glredis *r, unsigned long *cursor, unsigned int count,
+                       nj_glr_func *f, void *aux);
+
+/* The store a program uses (glstore.c), the one place that chooses:
+ * Redis when GREYLIST_REDIS is set and not empty, else the files under
+ * dir; 0 when neither is configured (no dir and no Redis). Nothing is
+ * opened before the first read; s->close(s) releases it. p gives the
+ * Redis TTLs. Plain C, no program's globals: every program that keeps
+ * greylist records opens them with it. */
+typedef struct nj_glstores_s {
+  nj_glfiles files;
+  nj_glredis redis;
+} nj_glstores;
+extern nj_glstore *nj_gl_store(nj_glstores *st, const char *dir, const nj_glpolicy *p);
+/* 1 when s is the Redis store. */
+extern int nj_gl_store_isredis(const nj_glstores *st, const nj_glstore *s);
 
 /* ------------------------------------------------------------- whitelist */
 

@@ -25,13 +25,18 @@
 #include "najimi.h"
 #include "greylist.h"
 
-#define USAGE "ipgreylist-expire [ -n ] [ -v ] [ -j workers ] dir..."
+#define USAGE "ipgreylist-expire [ -n ] [ -v ] [ -j workers ] [ -m ] [ dir... ]"
+#define SCANCOUNT 500     /* keys asked of each SCAN step */
+#define SCANSTEPS 100000000UL   /* a walk ends long before this many steps */
 #define TMP_AGE 3600      /* a temporary file this old was left by a crash */
 #define MAXWORKERS 16
 
 const char *PROG = "ipgreylist-expire";
 
 static int dryrun, verbose;
+static int migrate;       /* -m: copy the files' live records into Redis */
+static nj_glstores stores; /* the Redis store, with GREYLIST_REDIS */
+static nj_glstore *redis;
 static unsigned int workers = 1;   /* top-level directory xx goes to worker xx % workers */
 static unsigned char mine[MAXWORKERS];
 static nj_glpolicy pol;
@@ -41,7 +46,7 @@ static char aside[32];    /* .expire.PID: where a file is checked before removal
 static const char *topdir;
 
 typedef struct counts_s {
-  unsigned long files, kept, stale, lapsed, corrupt, tmp, skipped, errors;
+  unsigned long files, kept, stale, lapsed, corrupt, tmp, skipped, errors, copied, exists;
 } counts;
 static counts n;
 
@@ -72,7 +77,8 @@ static void report(const char *what, const char *d1, const char *d2,
   if (!verbose) return;
   num[ulong_fmt(num, age < 0 ? 0 : (unsigned long)age)] = 0;
   len = cat(line, len, PROG);
-  len = cat(line, len, dryrun ? ": would-remove " : ": removed ");
+  len = cat(line, len, migrate ? (dryrun ? ": would-migrate " : ": migrate ")
+                              : (dryrun ? ": would-remove " : ": removed "));
   len = cat(line, len, what);
   len = cat(line, len, " key=");
   len = cat(line, len, name);
@@ -156,6 +162,49 @@ static int judge(int dfd, const char *name, const struct stat *ls, int64_t age,
   return 1;
 }
 
+/* -m: the file's record, if ipgreylist would still use it, is created in
+ * Redis as it is (SET NX: a record already there, made by a session on
+ * any MX, wins), its time from the mtime, its TTL from what is left of
+ * its window or lifetime. The file stays. */
+static void copy(int dfd, const char *name, const struct stat *ls, int64_t age,
+                 const char *d1, const char *d2)
+{
+  nj_glrec r;
+  nj_glkey k;
+  const char *what = 0;
+  int e, got;
+  memset(&r, 0, sizeof r);
+  r.found = NJ_GL_NONE;
+  got = judge(dfd, name, ls, age, &what, d1, d2, &r);
+  if (got < 0) return;
+  if (!got && r.found != NJ_GL_PENDING && r.found != NJ_GL_REGULAR) {
+    n.skipped++;                  /* replaced while it was read: run again */
+    return;
+  }
+  if (got > 0) {                  /* ipgreylist would reset it: not copied */
+    if (what[0] == 's') n.stale++;
+    else if (what[0] == 'l') n.lapsed++;
+    else n.corrupt++;
+    return;
+  }
+  nj_gl_name_parse(name, 0, 0, &k);
+  if (!k.textlen && !nj_gl_hashkey(&k, r.text, r.textlen)) { n.corrupt++; return; }
+  if (r.found == NJ_GL_REGULAR) {
+    r.last = (int64_t)ls->st_mtime;
+    if (!r.first) r.first = r.last;
+  } else r.first = (int64_t)ls->st_mtime;
+  e = dryrun ? 0 : redis->write(redis, &k, NJ_GLW_CREATE, &r);
+  if (e == EEXIST) { n.exists++; report("exists", d1, d2, name, (long long)age, r.text); return; }
+  if (e) {
+    n.errors++;
+    strerr_warnwu6x("copy ", topdir, "/", name, " into Redis: ", nj_gl_errname(e));
+    return;
+  }
+  n.copied++;
+  report(r.found == NJ_GL_REGULAR ? "copied-regular" : "copied-pending", d1, d2, name,
+         (long long)age, r.text);
+}
+
 static void leaf(int dfd, const char *d1, const char *d2)
 {
   DIR *dir = fdopendir(dfd);
@@ -200,6 +249,7 @@ static void leaf(int dfd, const char *d1, const char *d2)
      * session refreshed since the walk began is not from the future. */
     now = time(0);
     age = (int64_t)now - (int64_t)s.st_mtime;
+    if (migrate) { copy(dfd, e->d_name, &s, age, d1, d2); continue; }
     if (age >= 0 && age <= keepall) { n.kept++; continue; }   /* not even read */
     r = judge(dfd, e->d_name, &s, age, &what, d1, d2, &r_rec);
     if (r < 0) continue;
@@ -287,6 +337,7 @@ static void walk(int dfd)
     } else {
       n.files += c.files; n.kept += c.kept; n.stale += c.stale; n.lapsed += c.lapsed;
       n.corrupt += c.corrupt; n.tmp += c.tmp; n.skipped += c.skipped; n.errors += c.errors;
+      n.copied += c.copied; n.exists += c.exists;
     }
   }
   for (i = 1; i < workers; i++) {
@@ -294,6 +345,107 @@ static void walk(int dfd)
     if (pids[i] && (waitpid(pids[i], &wstat, 0) < 0 || !WIFEXITED(wstat) || WEXITSTATUS(wstat))) n.errors++;
   }
   close(p[0]);
+}
+
+static void put_count(const char *name, unsigned long v)
+{
+  char num[ULONG_FMT + 1];
+  num[ulong_fmt(num, v)] = 0;
+  buffer_puts(buffer_1, " ");
+  buffer_puts(buffer_1, name);
+  buffer_puts(buffer_1, "=");
+  buffer_puts(buffer_1, num);
+}
+
+static void migrated(void)
+{
+  buffer_puts(buffer_1, PROG);
+  buffer_puts(buffer_1, dryrun ? ": dry-run migrate" : ": migrated");
+  put_count("files", n.files);
+  put_count("copied", n.copied);
+  put_count("exists", n.exists);
+  put_count("stale", n.stale);
+  put_count("lapsed", n.lapsed);
+  put_count("corrupt", n.corrupt);
+  put_count("skipped", n.skipped);
+  put_count("errors", n.errors);
+  buffer_puts(buffer_1, "\n");
+  if (!buffer_flush(buffer_1)) strerr_diefu1sys(111, "write to stdout");
+}
+
+/* ------------------------------------------------------------ on Redis */
+
+/* Redis expires its keys itself (their TTLs): on Redis this tool only
+ * counts them, by state and by kind, as ipgreylist would read them. */
+typedef struct rcounts_s {
+  unsigned long keys, pending, regular, corrupt, newer, gone;
+  unsigned long kind[NJ_GLK_PAIR + 1];
+} rcounts;
+
+static int text_kind(const nj_glrec *r)
+{
+  nj_glkey k;
+  if (r->version == 1) return NJ_GLK_IP;
+  if (nj_gl_hashkey(&k, r->text, r->textlen)) return k.kind;
+  return r->textlen > 3 && !memcmp(r->text, "ip:", 3) ? NJ_GLK_IP : NJ_GLK_NET;
+}
+
+static void tally(void *aux, const char *name, size_t nn, const char *val, size_t vn)
+{
+  rcounts *c = aux;
+  char nm[NJ_GL_NAMEMAX];
+  nj_glkey k;
+  nj_glrec r;
+  int ok = 0;
+  c->keys++;
+  if (!val) { c->gone++; return; }
+  if (nn < sizeof nm) {
+    memcpy(nm, name, nn);
+    nm[nn] = 0;
+    ok = nj_gl_name_parse(nm, 0, 0, &k);
+  }
+  if (!ok || vn > NJ_GL_FILEMAX) { c->corrupt++; return; }
+  switch (nj_gl_parse(val, vn, &k, &r)) {
+    case NJ_GL_PENDING: c->pending++; break;
+    case NJ_GL_REGULAR: c->regular++; break;
+    case NJ_GL_NEWER: c->newer++; return;
+    default: c->corrupt++; return;
+  }
+  c->kind[text_kind(&r)]++;
+}
+
+/* 0, or 1 when Redis could not be read (warned; the directories are
+ * still walked, and the exit code says it). */
+static int redis_report(void)
+{
+  nj_glredis *r = &stores.redis;
+  rcounts c;
+  unsigned long cursor = 0, steps = 0;
+  int e, i;
+  memset(&c, 0, sizeof c);
+  do {
+    e = nj_glr_scan(r, &cursor, SCANCOUNT, tally, &c);
+    if (e) {
+      strerr_warnwu6x("read Redis at ", r->spec ? r->spec : "(invalid)", ": ",
+                      r->s.op ? r->s.op : "scan", " ", nj_gl_errname(e));
+      nj_glr_close(r);
+      return 1;
+    }
+  } while (cursor && ++steps < SCANSTEPS);
+  nj_glr_close(r);
+  if (!verbose) return 0;                   /* quiet for cron, as the files */
+  buffer_puts(buffer_1, PROG);
+  buffer_puts(buffer_1, ": redis");
+  put_count("keys", c.keys);
+  put_count("pending", c.pending);
+  put_count("regular", c.regular);
+  put_count("corrupt", c.corrupt);
+  put_count("newer", c.newer);
+  put_count("gone", c.gone);
+  for (i = NJ_GLK_IP; i <= NJ_GLK_PAIR; i++) put_count(nj_gl_kindname(i), c.kind[i]);
+  buffer_puts(buffer_1, "\n");
+  if (!buffer_flush(buffer_1)) strerr_diefu1sys(111, "write to stdout");
+  return 0;
 }
 
 static void summary(void)
@@ -324,14 +476,15 @@ static void summary(void)
 int main(int argc, char const *const *argv)
 {
   subgetopt l = SUBGETOPT_ZERO;
-  int dfd, optj = 0, i;
+  int dfd, optj = 0, i, rerr = 0;
 
   nj_version_opt(argc, argv);
   for (;;) {
-    int opt = subgetopt_r(argc, argv, "nvj:", &l);
+    int opt = subgetopt_r(argc, argv, "nvj:m", &l);
     if (opt == -1) break;
     switch (opt) {
       case 'n': dryrun = 1; verbose = 1; break;
+      case 'm': migrate = 1; break;
       case 'v': verbose = 1; break;
       case 'j': workers = (unsigned int)nj_opt_ulong('j', l.arg, 1, MAXWORKERS); optj = 1; break;
       default: strerr_dieusage(100, USAGE);
@@ -339,12 +492,18 @@ int main(int argc, char const *const *argv)
   }
   argc -= l.ind;
   argv += l.ind;
-  if (argc < 1) strerr_dieusage(100, USAGE);
 
   /* The rule's times as ipgreylist reads them (nj_gl_policy_env). The
    * minimum delay never makes a record go, but above the window it makes
    * ipgreylist use the default window, and then so must this. */
   nj_gl_policy_env(&pol);
+  /* Redis (GREYLIST_REDIS): reported on, or with -m the target of the
+   * files' records; directories given are walked as files either way. */
+  redis = nj_gl_store(&stores, 0, &pol);
+  if (migrate && !redis) strerr_dief1x(100, "-m needs GREYLIST_REDIS: the Redis to copy the records into");
+  if (argc < 1 && (!redis || migrate)) strerr_dieusage(100, USAGE);
+  if (redis && !migrate) rerr = redis_report();
+  if (argc < 1) return rerr ? 111 : 0;
   keepall = pol.window < pol.lifetime ? pol.window : pol.lifetime;
   now = time(0);
   memcpy(aside, ".expire.", 8);
@@ -365,11 +524,14 @@ int main(int argc, char const *const *argv)
     topdir = argv[i];
     dfd = open(topdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) strerr_diefu2sys(111, "open ", topdir);
+    if (redis) nj_glr_close(&stores.redis);   /* each worker connects its own */
     walk(dfd);
     close(dfd);
   }
   /* quiet on success, for cron: the summary with -v or -n, or when a
-   * file could not be handled */
-  if (verbose || n.errors) summary();
-  return n.errors ? 111 : 0;
+   * file could not be handled; a migration (run by hand) always says
+   * what it copied */
+  if (migrate) migrated();
+  else if (verbose || n.errors) summary();
+  return n.errors || rerr ? 111 : 0;
 }

@@ -4,9 +4,10 @@
  * and walks straight in for GREYLIST_LIFETIME. A client is known by its
  * key: the registrable domain of its reverse-DNS name (name key), else
  * its address's /24 or /64 (IP keys). One small file per key under
- * DIR/xx/yy/, whose mtime is the reference time. The rule is
- * nj_gl_verdict (greylist.c), the key glname.c, the files
- * greylist-files.c; main reads top to bottom: options, tcprules'
+ * DIR/xx/yy/, whose mtime is the reference time, or one Redis key per
+ * key shared by several MX (GREYLIST_REDIS). The rule is nj_gl_verdict
+ * (greylist.c), the key glname.c, the store glstore.c (files:
+ * greylist-files.c, Redis: greylist-redis.c); main reads top to bottom: options, tcprules'
  * verdicts, whitelist, selective mode, then the key, its decision
  * (record, verdict, record) and the act. */
 #include <errno.h>
@@ -301,7 +302,8 @@ int main(int argc, char const *const *argv)
   nj_glpolicy pol;
   nj_glkeyconf kc;
   nj_glkey k, seed;
-  nj_glfiles files;
+  nj_glstores stores;
+  nj_glstore *st;
   nj_gldecision d;
   nj_log log;
 
@@ -322,15 +324,16 @@ int main(int argc, char const *const *argv)
     nj_log_str(&log, "raw", g.raw ? (*g.raw ? g.raw : "(empty)") : "(unset)");
     grey(&log, "451 4.7.1 greylisted, please try again later");
   }
+  /* The records: in Redis (GREYLIST_REDIS), else in the directory. */
   dir = env_or("GREYLISTDIR", opt.d);
-  if (!dir) state_fail("", "no-dir", "(none)", ENOENT);
+  st = nj_gl_store(&stores, dir, &pol);
+  if (!st) state_fail("", "no-dir", "(none)", ENOENT);
 
   /* The key, its record, the verdict, the record it leaves; then act. */
   nj_gl_client(&k, &seed, &hasseed, &ip, host, &kc, &why);
-  nj_glf_init(&files, dir);
-  e = nj_gl_decide(&files.s, &k, hasseed ? &seed : 0, &pol, &d);
-  if (e) files.s.where(&files.s, &k, path, sizeof path);
-  nj_glf_close(&files);
+  e = nj_gl_decide(st, &k, hasseed ? &seed : 0, &pol, &d);
+  if (e) st->where(st, &k, path, sizeof path);
+  st->close(st);
   if (e) state_fail(nj_gl_keylog(&k, hashname), d.op, path, e);
   act(&k, why, &seed, &d, &pol);
 }

@@ -37,6 +37,7 @@
 #include <skalibs/djbunix.h>
 #include "najimi.h"
 #include "qmailrcpt.h"
+#include "greylist.h"
 
 #define USAGE "najimi-check [ -s servicedir ] [ -u user ] [ -a aliasuser ]"
 
@@ -313,12 +314,33 @@ static void settings(void)
     say(1, "GREYLIST_ONLY=", v, ": neither all nor suspicious: ipgreylist greylists all", (char *)0);
 }
 
-/* ipgreylist's state directory, whitelist and patterns. */
+/* ipgreylist's records in Redis: the address must parse (ipgreylist
+ * would fail every session otherwise), the password file be readable.
+ * Redis itself is not asked: the check has no side effects and no
+ * network. */
+static void redis(const char *spec)
+{
+  const char *pass = env("GREYLIST_REDIS_PASSFILE");
+  nj_glraddr a;
+  if (!nj_glr_addr(&a, spec))
+    say(1, "GREYLIST_REDIS=", spec, ": not unix:/path, IPV4:PORT or [IPV6]:PORT (numeric):"
+        " ipgreylist treats its state as unwritable", (char *)0);
+  else if (a.isunix && access(a.host, W_OK) < 0)
+    say(0, "GREYLIST_REDIS=", spec, ": ", strerror(errno), ": Redis is not there now,"
+        " or the user cannot write to its socket", (char *)0);
+  if (pass && access(pass, R_OK) < 0)
+    say(1, "GREYLIST_REDIS_PASSFILE=", pass, ": ", strerror(errno),
+        ": ipgreylist cannot authenticate, its state is unwritable", (char *)0);
+}
+
+/* ipgreylist's state directory (or Redis), whitelist and patterns. */
 static void greylist(void)
 {
   const char *dir = env("GREYLISTDIR"), *wl = env("GREYLIST_WHITELIST"), *pf = env("GREYLIST_PATTERNS");
+  const char *rs = env("GREYLIST_REDIS");
   struct stat st;
-  if (!dir) {
+  if (rs) redis(rs);
+  else if (!dir) {
     if (svc.chain & 1) say(1, "GREYLISTDIR is not set: ipgreylist keeps no state and lets every client through", (char *)0);
   } else if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) < 0)
     say(1, "GREYLISTDIR=", dir, ": ", errno ? strerror(errno) : "not a directory",

@@ -53,7 +53,7 @@ done
 
 # Variables the greylist library reads for its programs (ipgreylist,
 # ipgreylist-expire): documented in ipgreylist(8) and najimi(7).
-for f in src/greylist.c src/glname.c; do
+for f in src/greylist.c src/glname.c src/greylist-redis.c src/glstore.c; do
   for v in $(grep -o 'getenv("[A-Z0-9_]*")\|nj_env_ulong("[A-Z0-9_]*"' "$f" | sed 's/.*("//; s/")*//' | sort -u); do
     check "$f reads \$$v: documented in doc/ipgreylist.8" grep -q "$v" doc/ipgreylist.8
     check "$f reads \$$v: documented in doc/najimi.7" grep -q "$v" doc/najimi.7

@@ -103,6 +103,14 @@ echo "$S/control/nosuch.cdb" > "$S/env/RCPTCHECK_GREYLIST_LIST"
 check "najimi-check: triplet lists that cannot be read" \
   check_finds "error: RCPTCHECK_GREYLIST_LIST=$S/control/nosuch.cdb: No such file or directory: rcptcheck uses no lists"
 rm "$S/env/RCPTCHECK_GREYLIST" "$S/env/RCPTCHECK_GREYLIST_LIST"
+echo redis.example:6379 > "$S/env/GREYLIST_REDIS"
+check "najimi-check: GREYLIST_REDIS a name, not an address" \
+  check_finds "error: GREYLIST_REDIS=redis.example:6379: not unix:/path, IPV4:PORT or \[IPV6\]:PORT (numeric): ipgreylist treats its state as unwritable"
+echo 10.0.0.10:6379 > "$S/env/GREYLIST_REDIS"
+echo "$S/nosuch.pass" > "$S/env/GREYLIST_REDIS_PASSFILE"
+check "najimi-check: GREYLIST_REDIS_PASSFILE missing" \
+  check_finds "error: GREYLIST_REDIS_PASSFILE=$S/nosuch.pass: No such file or directory: ipgreylist cannot authenticate"
+rm "$S/env/GREYLIST_REDIS" "$S/env/GREYLIST_REDIS_PASSFILE"
 mv "$S/control/tcp.smtp.cdb" "$T/rules.keep"
 check "najimi-check: no tcp.smtp.cdb: tcpserver drops every connection" \
   check_finds "error: $S/control/tcp.smtp.cdb: No such file or directory: tcpserver drops every connection"

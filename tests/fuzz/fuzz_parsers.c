@@ -4,14 +4,15 @@
  * and UTC stamps, MAIL/RCPT argument parsing, log lines (nj_log_scan,
  * nj_log_tcpserver), control-file lines (nj_ctl), YYYY-MM-DD dates, and
  * the name key (host-name check, registrable domain by libpsl, hashed
- * key) and hashed keys from any text, and triplet greylisting's key
- * parts (sender, recipient) and list lines.
+ * key) and hashed keys from any text, triplet greylisting's key
+ * parts (sender, recipient) and list lines, and GREYLIST_REDIS addresses.
  * The first input byte picks the parser (and flags); each must stay in
  * bounds and keep its invariants.
  *   make fuzz [FUZZTIME=seconds]     (clang with libFuzzer) */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <stdio.h>
 #include "najimi.h"
 #include "greylist.h"
@@ -127,6 +128,10 @@ static void record_text(const char *b, size_t n)
   char f[NJ_GL_FILEMAX];
   size_t fl;
   nj_gl_parse(b, n, 0, &r);
+  if (r.found == NJ_GL_NEWER) {
+    must(r.version == 0 && n && b[0] >= '1' && b[0] <= '9', "a later version starts with its number");
+    return;
+  }
   if (!r.found) return;
   must(r.count <= NJ_GL_COUNTMAX && r.first >= 0 && r.last >= 0, "record bounds");
   must(r.version == 1 || r.version == 2, "record version");
@@ -205,7 +210,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   memcpy(s, data + 1, n);
   s[n] = 0;                          /* C-string view, stops at any NUL */
 
-  switch (data[0] % 13) {
+  switch (data[0] % 14) {
     case 0:                          /* addresses: parse, format, parse again */
       if (nj_ip_parse(s, &ip)) {
         char f[NJ_IPFMT];
@@ -306,6 +311,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 12:                         /* triplet key parts and list lines */
       triplet_parts((const char *)data + 1, n);
       break;
+    case 13: {                       /* GREYLIST_REDIS: what it accepts is usable */
+      nj_glraddr a;
+      unsigned char bin[16];
+      if (!nj_glr_addr(&a, s)) break;
+      if (a.isunix) must(a.host[0] == '/' && strlen(a.host) <= NJ_GLR_PATHMAX, "redis socket path");
+      else must(a.port >= 1 && a.port <= 65535 &&
+                (inet_pton(AF_INET, a.host, bin) == 1 || inet_pton(AF_INET6, a.host, bin) == 1),
+                "redis address and port");
+      break;
+    }
   }
   return 0;
 }
