@@ -145,8 +145,9 @@ struct grey {
   const char *host;           /* TCPREMOTEHOST, or 0 */
   int keyed;                  /* 1: client below is set; -1: no address */
   nj_glkey client;
-  nj_glfiles files;           /* only triplet_store() and its close touch it */
-  int store_open;
+  nj_glstores stores;         /* only triplet_store() and its close touch them */
+  nj_glstore *store;          /* files under RCPTCHECK_GREYLIST, or Redis
+                                 (GREYLIST_REDIS, nj_gl_store); 0: not open */
   nj_trlist list;
   int list_state;             /* 0: not opened yet, 1: open, -1: none (warned) */
   int has_from;               /* a MAIL in this transaction: from is its sender */
@@ -414,21 +415,20 @@ static void rcpt_log(struct session *s, const char *action, const char *reply,
 
 /* ------------------------------------------------------------ triplets */
 
-/* The triplet store: the one place it is opened (files under
- * RCPTCHECK_GREYLIST), at the first decision of the session, and closed. */
+/* The triplet store: the one place it is opened, at the first decision
+ * of the session (files under RCPTCHECK_GREYLIST, or the Redis that
+ * GREYLIST_REDIS names, shared with ipgreylist and the other MX), and
+ * closed. Nothing is connected before the first read. */
 static nj_glstore *triplet_store(struct session *s)
 {
-  if (!s->g.store_open) {
-    nj_glf_init(&s->g.files, s->g.dir);
-    s->g.store_open = 1;
-  }
-  return &s->g.files.s;
+  if (!s->g.store) s->g.store = nj_gl_store(&s->g.stores, s->g.dir, &s->g.pol);
+  return s->g.store;
 }
 
 static void triplet_store_close(struct session *s)
 {
-  if (s->g.store_open) nj_glf_close(&s->g.files);
-  s->g.store_open = 0;
+  if (s->g.store) s->g.store->close(s->g.store);
+  s->g.store = 0;
 }
 
 /* The settings, read once per session when RCPTCHECK_GREYLIST is set. */
