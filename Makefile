@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # najimi: build, test, install.
 #   make            build the programs into src/
 #   make check      every test (unit and black-box)

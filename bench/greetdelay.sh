@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # greetdelay pass-through cost (GREETDELAY=0), side by side with rblsmtpd
 # (RBLSMTPD unset, no -r), both exec'ing /bin/true.
 #   added cost = time(PROG /bin/true) - time(/bin/true)

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # ipgreylist's regular pass-through with its records in Redis over a
 # unix socket (GREYLIST_REDIS=unix:...: a connect and one GET per
 # session), side by side with the file store and with rblsmtpd (RBLSMTPD

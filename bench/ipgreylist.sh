@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # ipgreylist benchmarks, each measured side by side in one run:
 #  1. a regular's pass-through cost, against rblsmtpd's (RBLSMTPD set and
 #     empty, so rblsmtpd execs at once), both exec'ing /bin/true;

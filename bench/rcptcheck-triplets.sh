@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # bench/rcptcheck-triplets.sh: triplet greylisting's cost in rcptcheck,
 # measured side by side in one run (interleaved rounds, best of each):
 #  1. per RCPT, with 10 and with 10^6 stored triplets (and a learned pair

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # bench/rcptcheck.sh: rcptcheck's costs, each measured side by side with
 # its baseline in the same run, printed as ratios.
 #   1. per session, at 1 and at 50 pipelined RCPTs (local users, each one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* relay: bench helper, the floor any SMTP proxy pays. "relay prog
  * args..." starts prog on two pipes (fork, exec) and relays bytes both
  * ways with poll, nothing else: no parsing, no checks, no deadlines.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # bench/report.sh: najimi-report's speed over a generated 1 GB multilog
 # log, as a ratio against "grep -c ' code='" over the same file, in one
 # run. Goal: najimi-report speed / grep -c speed >= 0.3. The log is made

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # bench/retrydeny.sh: retrydeny's speed over a generated 1 GB multilog
 # log, as a ratio against "grep -c" over the same file, in one run.
 # Goal: retrydeny speed / grep -c speed >= 0.3. The log is deleted after.

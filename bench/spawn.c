@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* spawn: bench helper. "spawn N prog args..." fork+execs prog N times,
  * waiting for each, and prints the mean wall time per run in
  * nanoseconds. Standard input is /dev/null. */

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # bench/starttlsd.sh: starttlsd's costs, each side by side with its
 # baseline in the same run, printed as ratios.
 #   1. a session that never uses STARTTLS: starttlsd's added cost against

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* calendar.c: najimi's one calendar. multilog's @tai64n labels (written
  * by skalibs' timestamp_fmt), the UTC times retrydeny writes in its
  * comments (2026-11-22T16:30:46Z), the YYYY-MM-DD dates of the whitelist,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* delays.c: a distribution of delays in fixed memory (delays.h). */
 #include <string.h>
 #include <skalibs/types.h>

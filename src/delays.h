@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* delays.h: a distribution of delays in seconds, in fixed memory, for
  * najimi-report: how long greylisted mail waited (first 451 to first
  * pass). Pure: no I/O, no allocation.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* denyfile.c: retrydeny's deny file, written and read back (denyfile.h). */
 #include <string.h>
 #include <skalibs/genalloc.h>

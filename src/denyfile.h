@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* denyfile.h: retrydeny's deny file, a tcprules source with the evidence
  * of each entry in a comment above its rule (doc/retrydeny.8):
  *

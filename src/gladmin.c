@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* gladmin.c: greylist records for the operator tools (gladmin.h): what a
  * record means now, and the file store's listing and removal. */
 #include <dirent.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* gladmin.h: greylist records for the operator tools (ipgreylist-admin,
  * najimi-explain): what a record means now, and a store as a tool sees
  * it: the nj_glstore of the chain (read, write, where) plus a listing

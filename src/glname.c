@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* glname.c: how a client is keyed (greylist.h, "name keys"): its
  * reverse-DNS name checked and put in canonical form, the dynamic-address
  * patterns, the registrable domain from the Public Suffix List (libpsl's

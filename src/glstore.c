@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* glstore.c: the one place that chooses where greylist records live
  * (greylist.h): Redis when GREYLIST_REDIS is set, so that several MX
  * share them, else the per-key files under the program's directory. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* greetdelay: the greet pause. Waits GREETDELAY seconds before exec'ing
  * the next program; a client that talks first is refused with 554. */
 #include <unistd.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* greylist-files.c: the file store of greylist records (greylist.h):
  * DIR/xx/yy/NAME, one empty file per key, its text in an extended
  * attribute, its mtime the record's time, so that "touch -d" simulates

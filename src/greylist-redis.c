@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* greylist-redis.c: the Redis store of greylist records (greylist.h), so
  * that several MX share one state. The mechanism only, as the file store:
  * what to write is decided by nj_gl_decide. The protocol is hiredis'

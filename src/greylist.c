@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* greylist.c: what ipgreylist, ipgreylist-expire and ipgreylist-mkwl
  * share: the state key of a client, the record's text, the greylist rule
  * (nj_gl_verdict) and the decision that drives a store with it, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* greylist.h: greylisting's keys, records and verdict, the stores that
  * hold the records (files, greylist-files.c), and ipgreylist's whitelist
  * cdb (tinycdb). Used by ipgreylist, ipgreylist-expire and ipgreylist-mkwl.

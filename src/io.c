@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* io.c: reads and writes. On descriptors, each with a deadline; control
  * files ("one entry a line, # comments") through one line reader; files
  * replaced whole through a temporary file, fsync and rename. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* ip.c: client addresses, parsed only through inet_pton on whole strings. */
 #include <string.h>
 #include <arpa/inet.h>

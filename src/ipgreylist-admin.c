@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* ipgreylist-admin: greylist entries by hand. Lists the records (with
  * their age and what the chain would do with each now), shows one,
  * makes a key a regular now (with an optional expiry), removes one; for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* ipgreylist-expire: removes greylisting's stale state files, of every
  * key kind (IP keys, name keys, triplets, pairs: one record format), in
  * one or more directories: pending keys older than GREYLIST_WINDOW and

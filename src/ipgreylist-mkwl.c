@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* ipgreylist-mkwl: compiles ipgreylist's whitelist sources (the files
  * named, in order, or stdin) into one cdb, as tcprules does: written to a
  * temporary file, synced, renamed.

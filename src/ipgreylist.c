@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* ipgreylist: IP greylisting, the "o-najimi-san" way. A client seen for
  * the first time is asked to come back later (451); one that comes back
  * after GREYLIST_MIN seconds, within GREYLIST_WINDOW, becomes a regular

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* log.c: the log line, both ends.
  *
  * Writing: one line per decision, "PROG: ACTION ip=... pid=... key=value",

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* najimi-check: reads every file the chain will read, as the service's
  * user, and prints what would go wrong, like spamdyke's --config-test.
  *

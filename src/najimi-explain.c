@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* najimi-explain: what the chain would do with a client now, and why,
  * with no side effects: the tcprules rule it gets (as tcprulescheck
  * shows it), retrydeny's entry and its evidence, the greet pause,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* najimi-report: what the chain did, from its own log lines (and
  * tcpserver's), read in one streaming pass through log.c's reader:
  * sessions and refusals by program and reason, regulars gained, the TLS

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* najimi.h: the main header of najimi's small shared library.
  *
  * ip.c       client address: parse, canonical form, CIDR, $PROTO REMOTEIP

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* num.c: numbers parsed whole, with explicit bounds. */
 #include <skalibs/types.h>
 #include <skalibs/strerr.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* qmailrcpt.c: is this recipient deliverable? Answers as qmail itself
  * would decide at delivery time (the realrcptto semantics):
  *

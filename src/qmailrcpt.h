@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* qmailrcpt.h: recipient validity by qmail's own delivery rules
  * (realrcptto semantics), read from a qmail tree, plus an optional cdb of
  * valid addresses. Used by rcptcheck; najimi-check reads the same files

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* rcptcheck-cdb: compiles rcptcheck's text sources into cdb files
  * (tinycdb), through a temporary file, fsync and rename.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* rcptcheck-homes: lists, as root, the .qmail files of the homes qmail
  * delivers to, into a cdb that rcptcheck reads (RCPTCHECK_HOMES) when it
  * cannot search a home itself (Debian creates homes with mode 0700, and

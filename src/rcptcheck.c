@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* rcptcheck: refuses unknown local recipients at RCPT time, by qmail's own
  * delivery rules, as an SMTP proxy in front of qmail-smtpd.
  *

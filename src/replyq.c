@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* replyq.c: the reply queue and the downstream's replies (replyq.h). */
 #include <string.h>
 #include <skalibs/bytestr.h>

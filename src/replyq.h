@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* replyq.h: an SMTP proxy's replies (replyq.c): the ordered queue of
  * slots, one per command awaiting its reply, and the pure parts of
  * relaying the downstream's replies (their length, the EHLO filter). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* retrydeny: builds a tcprules deny list of hosts that were refused
  * permanently (a 5xx reply) and came back again and again.
  *

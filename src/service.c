@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* service.c: a service directory as najimi-mkservice makes it, read by
  * the operator tools (-s SERVICEDIR): its env/ (as envdir reads it), its
  * run script's words, its log files in order. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* smtp.c: the fake SMTP session that refuses a client, in rblsmtpd's
  * manner: a banner, harmless commands accepted, the refusal text where
  * it matters, 221 to QUIT, and a close when the timeout runs out. Lines

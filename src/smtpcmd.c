@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* smtpcmd.c: the one SMTP command-line splitter and verb table.
  *
  * Strict mode (rcptcheck, which forwards what it reads to qmail-smtpd and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* smtpcmd.h: SMTP command lines, split and named in one place (smtpcmd.c).
  * Shared by rcptcheck (strict mode) and the refusal session of smtp.c
  * (lenient mode); the rules of both modes are written out in smtpcmd.c. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* smtpdata.c: where a message ends, and the rule against SMTP smuggling.
  *
  * Only <CRLF>.<CRLF> ends a message (RFC 5321 4.1.1.4); the CRLF that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* smtpdata.h: the DATA scanner (smtpdata.c), a pure function over a byte
  * range: where a message ends, and the bare CR / bare LF rule that stops
  * SMTP smuggling. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* starttlsd-io: starttlsd's TLS part, the only program linked with libtls
  * (starttlsd-io(8)). starttlsd's waiting child execs it once the
  * application has asked for TLS:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* starttlsd: STARTTLS for every program after it, by the UCSPI-TLS
  * protocol (starttlsd(8)). This is the part that runs for every
  * connection, so it stays small, static and free of any TLS library:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* tcprules.c: the rule tcpserver follows for a client, read from a
  * tcprules cdb (tinycdb) as ucspi-tcp's rules.c looks it up and
  * tcprulescheck shows it: the address, =host, the address's prefixes

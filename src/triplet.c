@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* triplet.c: triplet greylisting's pure parts (triplet.h): the key parts
  * of a sender and a recipient, the triplet and learned-pair keys, a line
  * of control/greylist-triplets and its cdb record, and the list lookups

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* triplet.h: triplet greylisting's pure parts (triplet.c), used by
  * rcptcheck and rcptcheck-cdb: the parts of a triplet's key (the sender
  * normalised, the recipient), the triplet and learned-pair keys built on

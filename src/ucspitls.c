@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* ucspitls.c: the application's side of UCSPI-TLS (ucspitls.h). */
 #include <errno.h>
 #include <fcntl.h>

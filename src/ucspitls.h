@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* ucspitls.h: the application's side of the UCSPI-TLS protocol
  * (ucspitls.c), as the chain's SMTP sessions use it (najimi(7)):
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* version.c: -V, the same for every program. NJ_VERSION comes from the
  * Makefile, which reads it from the file VERSION. */
 #include <unistd.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # lib.sh: the black-box test harness, sourced by tests/blackbox/*.sh.
 #
 # Each test file runs its programs under the real tcpserver on 127.0.0.1

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """A scripted SMTP client for najimi's black-box tests.
 
 It shares no code with the programs under test, so that one bug cannot

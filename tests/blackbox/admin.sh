@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # ipgreylist-admin on the file store: list (age, state, filters), show
 # (by address, network, text, file name), add (a regular now, or until a
 # date) and remove, for every key kind; and what that changes for the

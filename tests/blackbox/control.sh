@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # control/'s Makefile and its IPV6 switch, over a log made by really
 # running greetdelay under tcpserver: early talkers from an IPv4 and an
 # IPv6 address (a one-line wrapper sets TCPREMOTEIP, as in retrydeny.sh).

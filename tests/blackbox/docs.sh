@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Every program has its man page, every page renders cleanly and carries
 # the version in its footer, every program documents -V, every
 # environment variable a program reads is documented, and "make install"

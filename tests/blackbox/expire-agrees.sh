@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # ipgreylist-expire removes a record only when ipgreylist would reset it.
 # 1. Beside a live session, deterministically: a regular that a session
 #    refreshes after the walk began is kept, not taken for a future-dated

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # najimi-explain against the real chain: for a client in each situation
 # (whitelisted, a known sender, new, too soon, regular, lapsed, denied,
 # RELAYCLIENT, a greet pause), what it says the chain would do, then what

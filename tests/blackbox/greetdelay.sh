@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # greetdelay under the real tcpserver, with exim as the next program.
 # Each case is a transcript (tests/smtpclient.py), then what greetdelay's
 # log or exim's Maildir must hold.

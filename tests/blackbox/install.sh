@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # make install and make uninstall as an administrator or a packager runs
 # them: every installed program answers -V with its name and the version
 # of the file VERSION; uninstall removes exactly what install put, and

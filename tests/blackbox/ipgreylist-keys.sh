@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # ipgreylist's keys for today's senders, under the real tcpserver with
 # exim as the next program: prefix keys, the name key (TCPREMOTEHOST, set
 # per client address by tcprules as tcpserver -h -p sets it, and once by

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # ipgreylist with its records in Redis (GREYLIST_REDIS), under the real
 # tcpserver, exim as the next program. Each Redis is Debian's
 # redis-server, started here on a private unix socket in the test's

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # ipgreylist under the real tcpserver, with exim as the next program.
 # Client addresses are simulated by "env TCPREMOTEIP=..." in front of
 # ipgreylist (tcpserver sets it, env overrides it); elapsed time by touch -d.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # najimi-check, run as root on a service made by najimi-mkservice: it
 # becomes the service's user (nobody here), reads what the chain reads
 # and names what would go wrong; then najimi-mkservice refusing what

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # rcptcheck's triplet greylisting (RCPTCHECK_GREYLIST) under the real
 # tcpserver, exim as the tail (Maildir checked byte for byte): a new
 # triplet's 451, the retry after the minimum delay, learned pairs, the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # rcptcheck under the real tcpserver: exim as the tail (Maildir checked
 # byte for byte), a recording fake downstream (proves what was and was
 # not forwarded), the scripted client and swaks.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # rcptcheck against a qmail tree built here the way real hosts are set
 # up: homes of mode 0700 owned by their users (Debian's default), with
 # rcptcheck running as an unprivileged service user (njrfq, as qmaild);

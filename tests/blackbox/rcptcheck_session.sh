@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # rcptcheck's per-session limits, each against a recording downstream:
 # a command line dripped in byte by byte (slowloris) has its own
 # deadline; the session a total cap (RCPTCHECK_MAXTIME); no descriptors

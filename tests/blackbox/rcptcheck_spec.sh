@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # rcptcheck: independent black-box spec tests, written from DESIGN.md and
 # issue 4 (not from the implementation, its man page or its tests; only
 # the address-list format and the deadline variables come from najimi.7).

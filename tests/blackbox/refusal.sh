@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # The refusal sessions of smtp.c (greetdelay's 554, ipgreylist's 451):
 # -t is the silence they allow; the whole session ends after 4 times -t
 # (NJ_REFUSAL_TOTAL), so that a client sending one byte now and then

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # najimi-report over the log of the real chain: tcpserver -v with rules
 # (a deny, a greet pause), greetdelay, ipgreylist (GREYLIST_MIN=2, one
 # key per address), rcptcheck, exim as the tail; its stderr stamped by

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # retrydeny over log lines made by really running the chain under
 # tcpserver: greetdelay, ipgreylist, rcptcheck (when built) and exim.
 #

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # STARTTLS in a service made by scripts/najimi-mkservice (-C/-K, or env/
 # files): starttlsd first, tcpserver as root under envuidgid, the key
 # readable by root only; and the demo (scripts/najimi-demo, the README's

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # The daemontools service made by scripts/najimi-mkservice: supervise runs
 # it, multilog writes log/main/current, mail goes through the whole chain
 # into exim's Maildir, make in control/ turns the log into deny rules that

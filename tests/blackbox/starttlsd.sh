@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # starttlsd and the chain's UCSPI-TLS clients (rcptcheck, the refusal
 # sessions of smtp.c) under the real tcpserver, with real TLS clients that
 # share no code with najimi: Python's ssl (tests/smtpclient.py's starttls

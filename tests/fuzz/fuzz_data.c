@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fuzz_data: a libFuzzer target for the SMTP session's byte parsers.
  * Mostly the DATA scanner (smtpdata.c), checked against a byte-at-a-time
  * reference model that has the whole message at hand, with the bytes

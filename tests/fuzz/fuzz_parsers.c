@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fuzz_parsers: a libFuzzer target for the shared library's parsers of
  * untrusted text: client addresses and networks, log sanitising, the
  * greylist state text and file names, whitelist names and dates, TAI64N

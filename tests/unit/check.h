@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* check.h: the one check macro of the unit tests. Each case prints
  * "ok - NAME" or "not ok - NAME (file:line)"; CHECK_DONE() prints the
  * file's summary and gives main's exit status. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_calendar: the one calendar (calendar.c): YYYY-MM-DD dates, days,
  * and that UTC times do not depend on TZ. The TAI64N and UTC-time cases
  * retrydeny relies on are in test_retrydeny. */

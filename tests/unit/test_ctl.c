@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_ctl: the one reader of control files (io.c nj_ctl_*), with the
  * rule of each file that uses it: qmail's control files, the -k own
  * networks of retrydeny, ipgreylist's pattern file, ipgreylist-mkwl's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_delays: najimi-report's distribution of delays (delays.c):
  * percentiles by nearest rank, exact below 10 minutes, floored to the
  * minute above, the max kept; the histogram's bins and bars. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_denyfile: retrydeny's deny file (denyfile.c): what it writes it
  * reads back; other lines are skipped (with a warning when they look
  * like an entry). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_glredis: unit tests of the Redis store's pure parts, no server
  * needed: the address parser (GREYLIST_REDIS), the settings read from
  * the environment with their defaults, where a record is said to live,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_ipgreylist: unit tests of greylist.c, glname.c and
  * greylist-files.c: state keys and file names of every kind (IP keys,
  * hashed keys, the name key through libpsl, the client's key and its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_lib: unit tests of the shared library's parsers and formatters. */
 #include <stdio.h>
 #include <string.h>

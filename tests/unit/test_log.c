@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_log: the log line's two ends in log.c. Every line the writer can
  * produce (sanitised values, cut values ending in "...", ip=unknown, a
  * full line, with or without a multilog stamp) scans back to the same

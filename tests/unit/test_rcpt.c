@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_rcpt: the recipient rules of qmailrcpt.c (realrcptto semantics)
  * against a small qmail tree built in a temporary directory, with a fake
  * passwd database and injectable stat failures. No server runs. */

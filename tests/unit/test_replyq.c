@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_replyq: the reply queue, reply lengths of (multi-line) replies, and
  * the EHLO filter (replyq.c). */
 #include <stdio.h>

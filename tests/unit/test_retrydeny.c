@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_retrydeny: unit tests of the log-time helpers retrydeny uses
  * (calendar.c): TAI64N labels and the UTC dates of its comments. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_smtpcmd: the command-line splitter and verb table (smtpcmd.c), in
  * its strict mode (rcptcheck) and its lenient mode (refusal sessions). */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_smtpdata: the DATA scanner (smtpdata.c), byte by byte: where a
  * message ends, across every read boundary, and every bare CR / bare LF
  * sequence that could smuggle a second message. */

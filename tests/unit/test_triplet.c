@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_triplet: unit tests of triplet.c: the sender's key part (case,
  * BATV, VERP numbers, the null sender, long addresses), the recipient's,
  * the triplet and pair key texts, the list line parser (every form, white

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_ucspitls: the application's side of UCSPI-TLS (ucspitls.c): which
  * variables offer STARTTLS, UCSPITLS's three values, 'Y' on the control
  * fd, and what a child started afterwards sees. */

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """A fake downstream SMTP server on stdin/stdout, for rcptcheck_spec.sh.
 
 It stands where qmail-smtpd would, and writes an event log that shows

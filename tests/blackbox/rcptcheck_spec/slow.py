@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """slow.py MS PROG [ARGS...]: runs PROG as a slow downstream. Bytes from
 our stdin go to PROG at once; every chunk PROG writes reaches our stdout
 MS milliseconds late. EOF is passed on both ways."""

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """Raw-socket cases of rcptcheck_spec.sh that the scripted client cannot
 express. Each prints a transcript and exits 0 only when the case holds.
 
