@@ -284,9 +284,9 @@ int main(int argc, char const *const *argv)
   }
   nj_gl_policy_env(&pol);
   now = (int64_t)time(0);
-  nj_gladmin_open(&a, state_dir(&run));
+  nj_gladmin_open(&a, state_dir(&run), &pol);
   store = &a;
-  become_owner(a.name);
+  if (!a.isredis) become_owner(a.name);
 
   if (!strcmp(cmd, "list")) cmd_list(&a, argc - 1, argv + 1);
   else {
