@@ -266,7 +266,8 @@ void nj_gladmin_open(nj_gladmin *a, const char *dir, const nj_glpolicy *p)
     a->list = &redis_list;
     a->peek = &redis_peek;
     a->remove = &redis_remove;
-    a->name = a->st.redis.spec ? a->st.redis.spec : "(invalid GREYLIST_REDIS)";
+    if (!a->st.redis.spec) strerr_dief1x(100, "GREYLIST_REDIS is not unix:/path, IPV4:PORT or [IPV6]:PORT");
+    a->name = a->st.redis.spec;
     return;
   }
   a->list = &files_list;

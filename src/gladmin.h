@@ -50,8 +50,9 @@ struct nj_gladmin_s {
 
 /* The store of a service or a tool's environment, chosen as the chain
  * chooses it (nj_gl_store): Redis when GREYLIST_REDIS is set (its other
- * variables read there; p gives the TTL of a record written), else the
- * files under dir (none: exits 100 saying so). Nothing is opened yet. */
+ * variables read there; p gives the TTL of a record written; an invalid
+ * address exits 100), else the files under dir (none: exits 100 saying
+ * so). Nothing is opened yet. */
 extern void nj_gladmin_open(nj_gladmin *a, const char *dir, const nj_glpolicy *p);
 extern void nj_gladmin_close(nj_gladmin *a);
 
