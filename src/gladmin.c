@@ -179,11 +179,12 @@ static int files_peek(nj_gladmin *a, const nj_glkey *k, nj_glrec *r)
   return e;
 }
 
-static int files_remove(nj_gladmin *a, const nj_glkey *k)
+static int files_remove(nj_gladmin *a, const nj_glkey *k, int *had)
 {
   int t, d1, d2, e = 0;
+  *had = 0;
   t = open(a->st.files.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (t < 0) return errno;
+  if (t < 0) return errno == ENOENT ? 0 : errno;
   d1 = openat(t, k->dir1, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (d1 < 0) e = errno;
   else {
@@ -196,6 +197,8 @@ static int files_remove(nj_gladmin *a, const nj_glkey *k)
     close(d1);
   }
   close(t);
+  if (e == ENOENT) return 0;      /* no directory, no file: no record */
+  *had = !e;
   return e;
 }
 
@@ -249,9 +252,9 @@ static int redis_peek(nj_gladmin *a, const nj_glkey *k, nj_glrec *r)
   return a->s->read(a->s, k, r);
 }
 
-static int redis_remove(nj_gladmin *a, const nj_glkey *k)
+static int redis_remove(nj_gladmin *a, const nj_glkey *k, int *had)
 {
-  return nj_glr_del(&a->st.redis, k);
+  return nj_glr_del(&a->st.redis, k, had);
 }
 
 /* ------------------------------------------------------------ open */

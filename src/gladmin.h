@@ -41,8 +41,9 @@ struct nj_gladmin_s {
   /* Reads k's record as s->read does, with no side effect at all (the
    * file store's read makes missing directories): 0 or an errno value. */
   int (*peek)(nj_gladmin *a, const nj_glkey *k, nj_glrec *r);
-  /* Removes k's record: 0, ENOENT when there was none, or an errno value. */
-  int (*remove)(nj_gladmin *a, const nj_glkey *k);
+  /* Removes k's record: 0 with *had 1, or 0 with *had 0 when there was
+   * none, or an errno value (never "none": Redis' socket may be missing). */
+  int (*remove)(nj_gladmin *a, const nj_glkey *k, int *had);
   const char *name;       /* for messages: the directory, or the server */
   int isredis;            /* 1: Redis (no directory to own) */
   nj_glstores st;         /* the files, or Redis */

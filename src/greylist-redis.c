@@ -364,7 +364,7 @@ static int store_write(nj_glstore *s, const nj_glkey *k, int how, const nj_glrec
   return e;
 }
 
-int nj_glr_del(nj_glredis *r, const nj_glkey *k)
+int nj_glr_del(nj_glredis *r, const nj_glkey *k, int *had)
 {
   char key[NJ_GLR_PREFIXMAX + NJ_GL_NAMEMAX];
   const char *argv[2] = { "DEL", key };
@@ -372,9 +372,10 @@ int nj_glr_del(nj_glredis *r, const nj_glkey *k)
   redisReply *y;
   int e;
   r->s.op = 0;
+  *had = 0;
   e = call(r, "del", 2, argv, len, &y);
   if (e) return e;
-  if (y->type == REDIS_REPLY_INTEGER) e = y->integer ? 0 : ENOENT;
+  if (y->type == REDIS_REPLY_INTEGER) *had = y->integer > 0;
   else e = fail(r, "del", y->type == REDIS_REPLY_ERROR ? reply_errno(y) : EPROTO);
   freeReplyObject(y);
   return e;

@@ -205,8 +205,8 @@ static void cmd_add(nj_gladmin *a, const nj_glkey *k)
 
 static void cmd_remove(nj_gladmin *a, const nj_glkey *k)
 {
-  int e = a->remove(a, k);
-  if (e == ENOENT) { put("no record: "); put(k->textlen ? k->text : k->name); put("\n"); return; }
+  int had, e = a->remove(a, k, &had);
+  if (!e && !had) { put("no record: "); put(k->textlen ? k->text : k->name); put("\n"); return; }
   if (e) { errno = e; strerr_diefu4sys(111, "remove the record of ", k->name, " in ", a->name); }
   put("removed key=");
   put(k->textlen ? k->text : k->name);

@@ -291,6 +291,10 @@ check "... one error line for the session" sh -c "[ \$(grep -c 'verdict=error' '
 check "... the message was delivered" maildir_got "$T/mk"
 check "ipgreylist-admin with Redis gone: says so, exit 111" sh -c "
   '$AD' list 2> '$T/down.err'; rc=\$?; cat '$T/down.err' >&2; [ \$rc = 111 ] && grep -q 'unable to list unix:' '$T/down.err'"
+check "remove with Redis gone: exit 111, not 'no record'" sh -c "
+  out=\$('$AD' remove 192.0.2.9 2>/dev/null); rc=\$?; [ \$rc = 111 ] && [ -z \"\$out\" ]"
+check "remove with Redis' socket missing: exit 111 too (ENOENT is not 'no record')" sh -c "
+  out=\$(GREYLIST_REDIS=unix:$T/none.sock '$AD' remove 192.0.2.9 2>/dev/null); rc=\$?; [ \$rc = 111 ] && [ -z \"\$out\" ]"
 check "najimi-explain with Redis gone: exit 111, nothing on stdout" sh -c "
   out=\$('$EX' 192.0.2.9 2>/dev/null); rc=\$?; [ \$rc = 111 ] && [ -z \"\$out\" ]"
 
