@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # The operator tools on the Redis store (GREYLIST_REDIS), against the real
 # chain: ipgreylist under tcpserver with its records in Redis, exim as the
 # tail. ipgreylist-admin's list, show, add and remove print what they
