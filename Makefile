@@ -41,7 +41,7 @@ PSLLIBS  = -lpsl -lidn2 -lunistring
 # Programs that keep greylist records (src/glstore.c chooses files or
 # Redis) link hiredis (Debian: libhiredis-dev 0.14), statically when its
 # .a is there, as skalibs and tinycdb are. Only these are linked with it.
-REDIS_PROGS = ipgreylist ipgreylist-expire najimi-check rcptcheck
+REDIS_PROGS = ipgreylist ipgreylist-expire najimi-check rcptcheck ipgreylist-admin najimi-explain
 HIREDIS_A := $(shell $(CC) -print-file-name=libhiredis.a 2>/dev/null)
 REDISLIBS_A = -Wl,-Bstatic -lhiredis -Wl,-Bdynamic
 REDISLIBS = $(if $(filter /%,$(HIREDIS_A)),$(REDISLIBS_A),-lhiredis)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /* gladmin.c: greylist records for the operator tools (gladmin.h): what a
- * record means now, and the file store's listing and removal. */
+ * record means now, and the listing and removal of the file store and
+ * of the Redis store (through greylist-redis.c: no hiredis call here). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -134,7 +135,7 @@ static int top(int fd, const char *d1, void *aux)
 static int files_list(nj_gladmin *a, nj_gl_listfunc *f, void *aux)
 {
   walk w;
-  int fd = open(a->files.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = open(a->st.files.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return errno;
   w.f = f;
   w.aux = aux;
@@ -163,7 +164,7 @@ static int open_leaf(const char *dir, const nj_glkey *k)
 static int files_peek(nj_gladmin *a, const nj_glkey *k, nj_glrec *r)
 {
   struct stat st;
-  int d = open_leaf(a->files.dir, k), fd, e = 0;
+  int d = open_leaf(a->st.files.dir, k), fd, e = 0;
   memset(r, 0, sizeof *r);
   r->found = NJ_GL_NONE;
   if (d < 0) return errno == ENOENT ? 0 : errno;
@@ -179,11 +180,12 @@ static int files_peek(nj_gladmin *a, const nj_glkey *k, nj_glrec *r)
   return e;
 }
 
-static int files_remove(nj_gladmin *a, const nj_glkey *k)
+static int files_remove(nj_gladmin *a, const nj_glkey *k, int *had)
 {
   int t, d1, d2, e = 0;
-  t = open(a->files.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (t < 0) return errno;
+  *had = 0;
+  t = open(a->st.files.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (t < 0) return errno == ENOENT ? 0 : errno;
   d1 = openat(t, k->dir1, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (d1 < 0) e = errno;
   else {
@@ -196,18 +198,82 @@ static int files_remove(nj_gladmin *a, const nj_glkey *k)
     close(d1);
   }
   close(t);
+  if (e == ENOENT) return 0;      /* no directory, no file: no record */
+  *had = !e;
   return e;
 }
 
-void nj_gladmin_open(nj_gladmin *a, const char *dir)
+/* ------------------------------------------------------------ Redis */
+
+#define SCANCOUNT 500           /* keys asked of each SCAN step */
+#define SCANSTEPS 100000000UL   /* a walk ends long before this many steps */
+
+typedef struct rwalk_s { nj_gl_listfunc *f; void *aux; int stop; } rwalk;
+
+/* One key of a SCAN step: a record name of ours (another name under the
+ * prefix is skipped, as a stray file is), its value parsed as the store
+ * reads it; a key gone since the SCAN is skipped. */
+static void redis_one(void *aux, const char *name, size_t nn, const char *val, size_t vn)
 {
-  const char *redis = getenv("GREYLIST_REDIS");
+  rwalk *w = aux;
+  char nm[NJ_GL_NAMEMAX];
+  nj_glkey k;
+  nj_glrec rec;
+  if (w->stop || !val || nn >= sizeof nm) return;
+  memcpy(nm, name, nn);
+  nm[nn] = 0;
+  if (!nj_gl_name_parse(nm, 0, 0, &k)) return;
+  nj_glr_value(val, vn, 0, &rec);
+  if (!k.textlen && rec.textlen && rec.textlen <= NJ_GL_TEXTMAX) {   /* a hashed key: its text */
+    memcpy(k.text, rec.text, rec.textlen + 1);
+    k.textlen = rec.textlen;
+    k.kind = kind_of(k.text);
+  }
+  w->stop = w->f(&k, &rec, w->aux);
+}
+
+static int redis_list(nj_gladmin *a, nj_gl_listfunc *f, void *aux)
+{
+  unsigned long cursor = 0, steps = 0;
+  rwalk w;
+  int e;
+  w.f = f;
+  w.aux = aux;
+  w.stop = 0;
+  do {
+    e = nj_glr_scan(&a->st.redis, &cursor, SCANCOUNT, &redis_one, &w);
+    if (e) return e;
+  } while (cursor && !w.stop && ++steps < SCANSTEPS);
+  return 0;
+}
+
+/* GET has no side effect: the chain's own read. */
+static int redis_peek(nj_gladmin *a, const nj_glkey *k, nj_glrec *r)
+{
+  return a->s->read(a->s, k, r);
+}
+
+static int redis_remove(nj_gladmin *a, const nj_glkey *k, int *had)
+{
+  return nj_glr_del(&a->st.redis, k, had);
+}
+
+/* ------------------------------------------------------------ open */
+
+void nj_gladmin_open(nj_gladmin *a, const char *dir, const nj_glpolicy *p)
+{
   memset(a, 0, sizeof *a);
-  if (redis && *redis)
-    strerr_dief2x(100, "GREYLIST_REDIS is set, and this version has no Redis store: ", redis);
-  if (!dir) strerr_dief1x(100, "no state directory: give -d DIR, -s SERVICEDIR or set GREYLISTDIR");
-  nj_glf_init(&a->files, dir);
-  a->s = &a->files.s;
+  a->s = nj_gl_store(&a->st, dir, p);
+  if (!a->s) strerr_dief1x(100, "no state directory: give -d DIR, -s SERVICEDIR, set GREYLISTDIR or GREYLIST_REDIS");
+  if (nj_gl_store_isredis(&a->st, a->s)) {
+    a->isredis = 1;
+    a->list = &redis_list;
+    a->peek = &redis_peek;
+    a->remove = &redis_remove;
+    if (!a->st.redis.spec) strerr_dief1x(100, "GREYLIST_REDIS is not unix:/path, IPV4:PORT or [IPV6]:PORT");
+    a->name = a->st.redis.spec;
+    return;
+  }
   a->list = &files_list;
   a->peek = &files_peek;
   a->remove = &files_remove;
@@ -216,5 +282,5 @@ void nj_gladmin_open(nj_gladmin *a, const char *dir)
 
 void nj_gladmin_close(nj_gladmin *a)
 {
-  nj_glf_close(&a->files);
+  if (a->s) a->s->close(a->s);
 }

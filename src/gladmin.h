@@ -2,9 +2,9 @@
 /* gladmin.h: greylist records for the operator tools (ipgreylist-admin,
  * najimi-explain): what a record means now, and a store as a tool sees
  * it: the nj_glstore of the chain (read, write, where) plus a listing
- * and a removal. The file store implements it here (gladmin.c); another
- * backend (Redis, selected by GREYLIST_REDIS) is another nj_gladmin,
- * opened by nj_gladmin_open. */
+ * and a removal. The file store and the Redis store (selected by
+ * GREYLIST_REDIS, as nj_gl_store chooses) implement it here (gladmin.c);
+ * both give the same records, so the tools print the same lines. */
 #ifndef NJ_GLADMIN_H
 #define NJ_GLADMIN_H
 
@@ -42,15 +42,20 @@ struct nj_gladmin_s {
   /* Reads k's record as s->read does, with no side effect at all (the
    * file store's read makes missing directories): 0 or an errno value. */
   int (*peek)(nj_gladmin *a, const nj_glkey *k, nj_glrec *r);
-  /* Removes k's record: 0, ENOENT when there was none, or an errno value. */
-  int (*remove)(nj_gladmin *a, const nj_glkey *k);
+  /* Removes k's record: 0 with *had 1, or 0 with *had 0 when there was
+   * none, or an errno value (never "none": Redis' socket may be missing). */
+  int (*remove)(nj_gladmin *a, const nj_glkey *k, int *had);
   const char *name;       /* for messages: the directory, or the server */
-  nj_glfiles files;
+  int isredis;            /* 1: Redis (no directory to own) */
+  nj_glstores st;         /* the files, or Redis */
 };
 
-/* The store of a service or a tool's environment: GREYLIST_REDIS when set
- * (not in this version: exits 100 saying so), else the files under dir. */
-extern void nj_gladmin_open(nj_gladmin *a, const char *dir);
+/* The store of a service or a tool's environment, chosen as the chain
+ * chooses it (nj_gl_store): Redis when GREYLIST_REDIS is set (its other
+ * variables read there; p gives the TTL of a record written; an invalid
+ * address exits 100), else the files under dir (none: exits 100 saying
+ * so). Nothing is opened yet. */
+extern void nj_gladmin_open(nj_gladmin *a, const char *dir, const nj_glpolicy *p);
 extern void nj_gladmin_close(nj_gladmin *a);
 
 #endif

@@ -294,6 +294,20 @@ static void empty(nj_glrec *rec, int found)
   rec->found = found;
 }
 
+int nj_glr_value(const char *val, size_t n, const nj_glkey *k, nj_glrec *rec)
+{
+  empty(rec, NJ_GL_CORRUPT);
+  if (n < NJ_GL_FILEMAX && n && val[n - 1] != '\n') {
+    char line[NJ_GL_FILEMAX];       /* set by hand (redis-cli): no newline */
+    memcpy(line, val, n);
+    line[n] = '\n';
+    nj_gl_parse(line, n + 1, k, rec);
+  } else if (n <= NJ_GL_FILEMAX) nj_gl_parse(val, n, k, rec);
+  /* a regular never refreshed yet is as old as its promotion */
+  if (rec->found == NJ_GL_REGULAR && !rec->last) rec->when.tv_sec = (time_t)rec->first;
+  return rec->found;
+}
+
 static int store_read(nj_glstore *s, const nj_glkey *k, nj_glrec *rec)
 {
   nj_glredis *r = (nj_glredis *)s;
@@ -307,17 +321,8 @@ static int store_read(nj_glstore *s, const nj_glkey *k, nj_glrec *rec)
   if (e) return e;
   e = 0;
   if (y->type == REDIS_REPLY_NIL) empty(rec, NJ_GL_NONE);
-  else if (y->type == REDIS_REPLY_STRING) {
-    empty(rec, NJ_GL_CORRUPT);
-    if (y->len < NJ_GL_FILEMAX && y->len && y->str[y->len - 1] != '\n') {
-      char line[NJ_GL_FILEMAX];     /* set by hand (redis-cli): no newline */
-      memcpy(line, y->str, y->len);
-      line[y->len] = '\n';
-      nj_gl_parse(line, y->len + 1, k, rec);
-    } else if (y->len <= NJ_GL_FILEMAX) nj_gl_parse(y->str, y->len, k, rec);
-    /* a regular never refreshed yet is as old as its promotion */
-    if (rec->found == NJ_GL_REGULAR && !rec->last) rec->when.tv_sec = (time_t)rec->first;
-  } else if (y->type == REDIS_REPLY_ERROR && !strncmp(y->str, "WRONGTYPE", 9))
+  else if (y->type == REDIS_REPLY_STRING) nj_glr_value(y->str, y->len, k, rec);
+  else if (y->type == REDIS_REPLY_ERROR && !strncmp(y->str, "WRONGTYPE", 9))
     empty(rec, NJ_GL_CORRUPT);            /* not a string: SET replaces it */
   else e = fail(r, "get", y->type == REDIS_REPLY_ERROR ? reply_errno(y) : EPROTO);
   freeReplyObject(y);
@@ -356,6 +361,23 @@ static int store_write(nj_glstore *s, const nj_glkey *k, int how, const nj_glrec
   if (y->type == REDIS_REPLY_NIL && how == NJ_GLW_CREATE) e = EEXIST;
   else if (y->type == REDIS_REPLY_ERROR) e = fail(r, "set", reply_errno(y));
   else if (y->type != REDIS_REPLY_STATUS) e = fail(r, "set", EPROTO);
+  freeReplyObject(y);
+  return e;
+}
+
+int nj_glr_del(nj_glredis *r, const nj_glkey *k, int *had)
+{
+  char key[NJ_GLR_PREFIXMAX + NJ_GL_NAMEMAX];
+  const char *argv[2] = { "DEL", key };
+  size_t len[2] = { 3, keyname(r, k->name, key) };
+  redisReply *y;
+  int e;
+  r->s.op = 0;
+  *had = 0;
+  e = call(r, "del", 2, argv, len, &y);
+  if (e) return e;
+  if (y->type == REDIS_REPLY_INTEGER) *had = y->integer > 0;
+  else e = fail(r, "del", y->type == REDIS_REPLY_ERROR ? reply_errno(y) : EPROTO);
   freeReplyObject(y);
   return e;
 }

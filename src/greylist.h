@@ -394,6 +394,14 @@ typedef struct nj_glredis_s {
  * to other state. No system call is made here. */
 extern void nj_glr_init(nj_glredis *r, const char *spec, const nj_glpolicy *p);
 extern void nj_glr_close(nj_glredis *r);
+/* A Redis value (n bytes, a GET's or an MGET's) as the store reads it
+ * for key k (0: any key): nj_gl_parse, with a missing final newline
+ * forgiven (a value set by hand) and a regular never refreshed aged from
+ * FIRST. Returns rec->found. */
+extern int nj_glr_value(const char *val, size_t n, const nj_glkey *k, nj_glrec *rec);
+/* Deletes k's record (DEL): 0 with *had 1 when there was one, 0 when
+ * not, or an errno value (r->s.op names the step). */
+extern int nj_glr_del(nj_glredis *r, const nj_glkey *k, int *had);
 /* One step of a walk over the store's keys: SCAN from *cursor (0 the
  * first time; 0 again when the walk is done) for at most count keys
  * under the prefix, then their values with one MGET; f gets each key's

@@ -206,8 +206,8 @@ static void cmd_add(nj_gladmin *a, const nj_glkey *k)
 
 static void cmd_remove(nj_gladmin *a, const nj_glkey *k)
 {
-  int e = a->remove(a, k);
-  if (e == ENOENT) { put("no record: "); put(k->textlen ? k->text : k->name); put("\n"); return; }
+  int had, e = a->remove(a, k, &had);
+  if (!e && !had) { put("no record: "); put(k->textlen ? k->text : k->name); put("\n"); return; }
   if (e) { errno = e; strerr_diefu4sys(111, "remove the record of ", k->name, " in ", a->name); }
   put("removed key=");
   put(k->textlen ? k->text : k->name);
@@ -285,9 +285,9 @@ int main(int argc, char const *const *argv)
   }
   nj_gl_policy_env(&pol);
   now = (int64_t)time(0);
-  nj_gladmin_open(&a, state_dir(&run));
+  nj_gladmin_open(&a, state_dir(&run), &pol);
   store = &a;
-  become_owner(a.name);
+  if (!a.isredis) become_owner(a.name);
 
   if (!strcmp(cmd, "list")) cmd_list(&a, argc - 1, argv + 1);
   else {

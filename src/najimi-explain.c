@@ -222,9 +222,9 @@ static void step_gl_key(void)
   nj_glkey seed;
   nj_gladmin a;
   int hasseed, why, e;
-  const char *dir = getenv("GREYLISTDIR");
+  const char *dir = getenv("GREYLISTDIR"), *redis = getenv("GREYLIST_REDIS");
   if (!dir || !*dir) dir = opt.dir;
-  if (!dir) {
+  if (!dir && !(redis && *redis)) {
     x.gl_by = "no-state-directory";
     verdict("pass", "no state directory: ipgreylist fails open");
     return;
@@ -233,15 +233,15 @@ static void step_gl_key(void)
   nj_gl_client(&x.key, &seed, &hasseed, &x.addr, x.host, &kc, &why);
   x.has_key = 1;
   x.gl_by = "record";
-  nj_gladmin_open(&a, dir);
+  nj_gladmin_open(&a, dir, &pol);
   e = a.peek(&a, &x.key, &x.rec);
   if (!e && x.rec.found == NJ_GL_NONE && hasseed) {   /* round 1's key, as nj_gl_decide reads it */
     nj_glrec sr;
     nj_glnow sn;
     if (!a.peek(&a, &seed, &sr) && (nj_gl_now(&sr, &pol, now, &sn), sn.v.is == NJ_GLV_REGULAR)) x.gl_by = "seed";
   }
+  if (e) { errno = e; strerr_diefu2sys(111, "read the record in ", a.name); }
   nj_gladmin_close(&a);
-  if (e) { errno = e; strerr_diefu2sys(111, "read the record in ", dir); }
   nj_gl_now(&x.rec, &pol, now, &x.now);
   x.observe = (int)nj_env_ulong("GREYLIST_OBSERVE", 0, 0, 1, 0);
   if (!strcmp(x.gl_by, "seed")) verdict("pass", "no record, but its round-1 key is a regular");

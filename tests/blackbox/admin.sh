@@ -103,8 +103,11 @@ check "a corrupt record: listed as corrupt" sh -c "'$AD' -d '$S' list corrupt | 
 mkdir -p "$T/svc/env"
 echo "$S" > "$T/svc/env/GREYLISTDIR"
 check "-s SERVICEDIR: the service's state" sh -c "[ \$('$AD' -s '$T/svc' list | wc -l) -eq 5 ]"
-check "GREYLIST_REDIS set: exit 100, says this version has no Redis store" sh -c "
-  GREYLIST_REDIS=127.0.0.1:6379 '$AD' -d '$S' list 2> '$T/r.err'; [ \$? -eq 100 ] && grep -q 'no Redis store' '$T/r.err'"
+check "GREYLIST_REDIS set: Redis, not -d (none there: exit 111 naming it)" sh -c "
+  GREYLIST_REDIS=unix:$T/none.sock '$AD' -d '$S' list > '$T/r.out' 2> '$T/r.err'; [ \$? -eq 111 ] &&
+  grep -q 'unable to list unix:$T/none.sock' '$T/r.err' && [ ! -s '$T/r.out' ]"
+check "GREYLIST_REDIS not an address: exit 100" sh -c "
+  GREYLIST_REDIS=redis.example:6379 '$AD' -d '$S' list 2> '$T/r.err'; [ \$? -eq 100 ] && grep -q 'GREYLIST_REDIS' '$T/r.err'"
 check "usage: no command, an unknown one, a bad key, a bad filter: exit 100" sh -c "
   for a in '' 'frob x' 'show' 'show ../../etc' 'list frob' 'add 300.1.1.1'; do
     '$AD' -d '$S' \$a > /dev/null 2>&1; [ \$? -eq 100 ] || { echo \"'\$a' did not exit 100\"; exit 1; }; done"

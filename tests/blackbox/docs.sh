@@ -61,6 +61,19 @@ for f in src/greylist.c src/glname.c src/greylist-redis.c src/glstore.c; do
   done
 done
 
+# A program that opens the greylist store (nj_gl_store, or nj_gladmin_open
+# for the operator tools) may find it in Redis: the variables the store
+# reads are documented in its own page.
+RVARS=$(grep -oh 'getenv("[A-Z0-9_]*")\|nj_env_ulong("[A-Z0-9_]*"' src/greylist-redis.c src/glstore.c | sed 's/.*("//; s/")*//' | sort -u)
+check "the Redis store reads its variables (GREYLIST_REDIS, _PREFIX, _DB, _TIMEOUT, _PASSFILE)" \
+  test "$(echo $RVARS)" = "GREYLIST_REDIS GREYLIST_REDIS_DB GREYLIST_REDIS_PASSFILE GREYLIST_REDIS_PREFIX GREYLIST_REDIS_TIMEOUT"
+for p in $PROGS; do
+  grep -q 'nj_gl_store(\|nj_gladmin_open(' "src/$p.c" || continue
+  for v in $RVARS; do
+    check "$p opens the greylist store: \$$v documented in doc/$p.8" grep -qw "$v" "doc/$p.8"
+  done
+done
+
 # make install into a scratch root.
 D=$T/root
 check "make install DESTDIR=... PREFIX=/usr" make -s INSTALLED_DIRS="$T/dirs" install DESTDIR="$D" PREFIX=/usr

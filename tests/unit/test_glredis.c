@@ -3,7 +3,8 @@
  * needed: the address parser (GREYLIST_REDIS), the settings read from
  * the environment with their defaults, where a record is said to live,
  * the store's choice (glstore.c), a later version's text, and a store
- * that cannot connect failing at once, the same way, at every call. */
+ * that cannot connect failing at once, the same way, at every call, and
+ * a value read as the chain and the tools read it. */
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -139,6 +140,42 @@ static void failing(void)
   CHECK("unreadable password file: fails before connecting", e == ENOENT && !strcmp(r.s.op, "passfile"));
   unsetenv("GREYLIST_REDIS_PASSFILE");
   r.s.close(&r.s);
+  nj_glr_init(&r, "unix:/nonexistent/redis.sock", &p);
+  {
+    int had = 1;
+    e = nj_glr_del(&r, &k, &had);
+    CHECK("no socket: a removal fails at connect (not 'no record')", e == ENOENT && !had && !strcmp(r.s.op, "connect"));
+  }
+  r.s.close(&r.s);
+}
+
+/* A value as GET or MGET gives it: the record the chain reads. */
+static void values(void)
+{
+  static const char reg[] = "2 regular 3 1795000000 1795003600 net:192.0.2.0/24\n";
+  static const char hand[] = "2 pending 4 1795000000 0 net:192.0.2.0/24";
+  static const char fresh[] = "2 regular 1 1795000000 0 net:192.0.2.0/24\n";
+  static const char other[] = "2 pending 0 1795000000 0 net:198.51.100.0/24\n";
+  char big[NJ_GL_FILEMAX + 8];
+  nj_glrec r;
+  nj_glkey k;
+  nj_ip ip;
+  nj_ip_parse("192.0.2.9", &ip);
+  nj_gl_key(&k, &ip, 24, 64);
+  CHECK("value: a regular, aged from LAST",
+        nj_glr_value(reg, sizeof reg - 1, &k, &r) == NJ_GL_REGULAR && r.count == 3 &&
+        r.first == 1795000000 && r.last == 1795003600 && r.when.tv_sec == 1795003600);
+  CHECK("value: set by hand without its newline: read",
+        nj_glr_value(hand, sizeof hand - 1, &k, &r) == NJ_GL_PENDING && r.count == 4 && r.when.tv_sec == 1795000000);
+  CHECK("value: a regular never refreshed: aged from FIRST",
+        nj_glr_value(fresh, sizeof fresh - 1, &k, &r) == NJ_GL_REGULAR && r.when.tv_sec == 1795000000);
+  CHECK("value: another key's record: corrupt for this key",
+        nj_glr_value(other, sizeof other - 1, &k, &r) == NJ_GL_CORRUPT);
+  CHECK("value: another key's record, any key (a listing): its own text",
+        nj_glr_value(other, sizeof other - 1, 0, &r) == NJ_GL_PENDING && !strcmp(r.text, "net:198.51.100.0/24"));
+  CHECK("value: empty: corrupt", nj_glr_value("", 0, &k, &r) == NJ_GL_CORRUPT);
+  memset(big, '1', sizeof big);
+  CHECK("value: longer than any record: corrupt", nj_glr_value(big, sizeof big, 0, &r) == NJ_GL_CORRUPT);
 }
 
 static void choice(void)
@@ -184,6 +221,7 @@ int main(void)
   addresses();
   settings();
   failing();
+  values();
   choice();
   versions();
   return CHECK_DONE(PROG);
