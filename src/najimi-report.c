@@ -53,7 +53,10 @@ enum {
   C_EARLY, C_HANGUP, C_NEW, C_TOOSOON, C_WOULD, C_GLREFUSED, C_BADIP,
   C_GLERROR, C_PROMOTED, C_REGULAR, C_WHITELISTED, C_RELAYCLIENT,
   C_REJECT, C_LIMIT, C_DEFER, C_DONE, C_MSGS, C_MSGSESS, C_NEVER,
-  C_UNTRACKED, C_FROMAGE, C_TRIP451, C_TRIPPASS, C_TRIPNEVER, C_N
+  C_UNTRACKED, C_FROMAGE, C_TRIP451, C_TRIPNEW, C_TRIPSOON, C_TRIPBLACK,
+  C_TRIPNULL, C_TRIPFAIL, C_TRIPWOULD451, C_TRIPWOULD550, C_TRIPPROMOTED,
+  C_TRIPPASS, C_TRIPPAIR, C_TRIPWHITE, C_TRIPOPEN, C_TRIPTODATA,
+  C_TRIPNEVER, C_TRIPFROMAGE, C_N
 };
 static const char *const cname[C_N] = {
   "lines", "bad_lines", "sessions", "tls_sessions", "tls_failed",
@@ -63,7 +66,12 @@ static const char *const cname[C_N] = {
   "whitelisted", "relayclient", "unknown_users", "dictionary_cuts",
   "rcpt_deferred", "rcptcheck_sessions", "messages", "sessions_with_mail",
   "never_came_back", "untracked_keys", "delays_from_record_age",
-  "triplets_greylisted", "triplets_passed", "triplets_never_came_back"
+  "triplets_greylisted", "triplets_new", "triplets_too_soon",
+  "triplets_blacklisted", "triplets_null_sender_at_data",
+  "triplets_state_refused", "triplets_observed_451", "triplets_observed_550",
+  "triplets_promoted", "triplets_passed", "triplets_passed_pair",
+  "triplets_whitelisted", "triplets_failed_open", "triplets_deferred_to_data",
+  "triplets_never_came_back", "triplet_delays_from_record_age"
 };
 
 typedef struct act_s { uint64_t h; char name[ACTNAME]; unsigned long n; } act;
@@ -205,28 +213,54 @@ static void session(const char *ip, size_t iplen, const char *pid, size_t pidlen
 
 /* The keys greylisted and not passed yet: first = their first 451 (the
  * record's first sighting), in an open-addressing table of KEYMAX slots,
- * filled to at most 3/4. */
+ * filled to at most 3/4. Three kinds, hashed apart: ipgreylist's keys,
+ * rcptcheck's triplets (key=HASH8), and a triplet's link from its
+ * sender and recipient (from=, rcpt=), by which a pass by a learned pair
+ * (whose key is the pair's, not the triplet's) ends the triplet's wait. */
 #define K_PENDING 1
 #define K_PASSED 2
-typedef struct gkey_s { uint64_t h; int64_t first; int32_t day; uint16_t state, trip; } gkey;
+#define K_OBSERVED 3      /* refused in observe mode only: its pass is no delay */
+enum { KIND_IP, KIND_TRIP, KIND_LINK };
+typedef struct gkey_s {
+  uint64_t h;
+  union { int64_t first; uint64_t trip; } u;   /* KIND_LINK: its triplet's hash */
+  int32_t day;
+  uint16_t state, kind;
+} gkey;
 static gkey *keys;
 static unsigned long nkeys;
 
-/* trip: a triplet's key (rcptcheck), hashed apart from ipgreylist's */
-static gkey *key_find(const nj_logpair *k, int create, int trip)
+static uint64_t key_hash(const nj_logpair *k, unsigned int kind)
 {
-  uint64_t h = hash(k->val, k->vlen, trip ? ~HASH0 : HASH0) | 1;
+  return hash(k->val, k->vlen, kind == KIND_TRIP ? ~HASH0 : HASH0) | 1;
+}
+
+static uint64_t link_hash(const nj_logpair *from, const nj_logpair *rcpt)
+{
+  return hash(rcpt->val, rcpt->vlen, hash(from->val, from->vlen, HASH0 ^ 0x5a5a5a5aULL) ^ ' ') | 1;
+}
+
+static gkey *key_at(uint64_t h, int create, unsigned int kind)
+{
   size_t i = (size_t)(h & (KEYMAX - 1));
   while (keys[i].h) {
-    if (keys[i].h == h) return keys + i;
+    if (keys[i].h == h && keys[i].kind == kind) return keys + i;
     i = (i + 1) & (KEYMAX - 1);
   }
   if (!create) return 0;
-  if (nkeys >= KEYMAX / 4 * 3) { bump(C_UNTRACKED, 1); return 0; }
+  if (nkeys >= KEYMAX / 4 * 3) {
+    if (kind != KIND_LINK) bump(C_UNTRACKED, 1);
+    return 0;
+  }
   nkeys++;
   keys[i].h = h;
-  keys[i].trip = (uint16_t)trip;
+  keys[i].kind = (uint16_t)kind;
   return keys + i;
+}
+
+static gkey *key_find(const nj_logpair *k, int create, unsigned int kind)
+{
+  return key_at(key_hash(k, kind), create, kind);
 }
 
 static int pair_ulong(const nj_logpair *p, unsigned long *v)
@@ -238,18 +272,19 @@ static int pair_ulong(const nj_logpair *p, unsigned long *v)
  * replaces theirs). */
 static void never(const gkey *g)
 {
-  unsigned int c = g->trip ? C_TRIPNEVER : C_NEVER;
+  unsigned int c = g->kind == KIND_TRIP ? C_TRIPNEVER : C_NEVER;
   total.c[c]++;
   if (g->day >= 0) days[g->day]->c[c]++;
 }
 
-/* A 451 of ipgreylist's own (new, too-soon): the key's first sighting.
- * A new record for a key still pending (its old one went stale: it never
- * came back in the window) starts again. */
-static void grey451(const nj_logpair *key, const nj_logpair *age, int isnew, int trip)
+/* A 451 (new, too-soon; a null sender's at DATA): the key's first
+ * sighting, dated back by age= when there is one. A new record for a
+ * key still pending (its old one went stale: it never came back in the
+ * window) starts again. */
+static void grey451(const nj_logpair *key, const nj_logpair *age, int isnew, unsigned int kind)
 {
   unsigned long a = 0;
-  gkey *g = key_find(key, 1, trip);
+  gkey *g = key_find(key, 1, kind);
   if (!g) return;
   if (g->state == K_PENDING) {
     if (!isnew) return;
@@ -257,30 +292,65 @@ static void grey451(const nj_logpair *key, const nj_logpair *age, int isnew, int
   }
   pair_ulong(age, &a);
   g->state = K_PENDING;
-  g->first = now_t - (int64_t)a;
+  g->u.first = now_t - (int64_t)a;
   g->day = cur ? curidx : -1;
 }
 
-/* A pass after greylisting (ipgreylist pass): the delay, counted in the
- * period of the first 451. Without a 451 in the log (before it began),
- * the record's age says it. */
-static void greypass(const nj_logpair *key, const nj_logpair *age, int trip)
+/* A refusal in observe mode (would=): nobody waited, so the key's pass
+ * is no delay (a key pending already stays so). */
+static void greyobserved(const nj_logpair *key, unsigned int kind)
+{
+  gkey *g = key_find(key, 1, kind);
+  if (g && g->state != K_PENDING) g->state = K_OBSERVED;
+}
+
+static void add_delay(unsigned int kind, period *p, int64_t delay)
+{
+  nj_dl_add(kind == KIND_TRIP ? &total.tdelays : &total.delays, delay);
+  if (p) nj_dl_add(kind == KIND_TRIP ? &p->tdelays : &p->delays, delay);
+}
+
+/* A pending key's first pass: its delay, counted in the period of its
+ * first 451. */
+static void settle(gkey *g)
+{
+  add_delay(g->kind, g->day >= 0 ? days[g->day] : cur, now_t - g->u.first);
+  g->state = K_PASSED;
+}
+
+/* A pass after greylisting (ipgreylist pass, a triplet's promote).
+ * Without a 451 in the log (before it began), the record's age says the
+ * delay. */
+static void greypass(const nj_logpair *key, const nj_logpair *age, unsigned int kind)
 {
   unsigned long a = 0;
-  gkey *g = key_find(key, 0, trip);
-  int64_t delay;
-  period *p = cur;
-  if (g && g->state == K_PENDING && timed) {
-    delay = now_t - g->first;
-    if (g->day >= 0) p = days[g->day];
-  } else {
-    if (!pair_ulong(age, &a)) return;
-    delay = (int64_t)a;
-    bump(C_FROMAGE, 1);
-  }
+  gkey *g = key_find(key, 0, kind);
+  if (g && g->state == K_OBSERVED) { g->state = K_PASSED; return; }
+  if (g && g->state == K_PENDING && timed) { settle(g); return; }
+  if (!pair_ulong(age, &a)) return;
+  bump(kind == KIND_TRIP ? C_TRIPFROMAGE : C_FROMAGE, 1);
   if (g) g->state = K_PASSED;
-  nj_dl_add(trip ? &total.tdelays : &total.delays, delay);
-  if (p) nj_dl_add(trip ? &p->tdelays : &p->delays, delay);
+  add_delay(kind, cur, (int64_t)a);
+}
+
+/* A triplet refused at RCPT: the link from its sender and recipient. */
+static void trip_link(const nj_logpair *key, const nj_logpair *from, const nj_logpair *rcpt)
+{
+  gkey *l;
+  if (!from->key || !rcpt->key) return;
+  l = key_at(link_hash(from, rcpt), 1, KIND_LINK);
+  if (l) l->u.trip = key_hash(key, KIND_TRIP);
+}
+
+/* A pass by a learned pair: the pending triplet of the same sender and
+ * recipient (the other recipients of a message retried) has its pass. */
+static void pairpass(const nj_logpair *from, const nj_logpair *rcpt)
+{
+  gkey *l, *g;
+  if (!from->key || !rcpt->key || !timed) return;
+  l = key_at(link_hash(from, rcpt), 0, KIND_LINK);
+  g = l ? key_at(l->u.trip, 0, KIND_TRIP) : 0;
+  if (g && g->state == K_PENDING) settle(g);
 }
 
 /* At the end: the keys still pending never came back. */
@@ -297,7 +367,9 @@ static void never_back(void)
 #define PROGIS(l, s) ((l)->proglen == sizeof s - 1 && !memcmp((l)->prog, s, sizeof s - 1))
 #define ACTIS(l, s) ((l)->actionlen == sizeof s - 1 && !memcmp((l)->action, s, sizeof s - 1))
 
-typedef struct pairs_s { nj_logpair code, would, key, age, msgs, version, result; } pairs;
+typedef struct pairs_s {
+  nj_logpair code, would, key, age, msgs, version, result, verdict, pass, defer, from, rcpt;
+} pairs;
 
 static void getpairs(const nj_logline *l, pairs *f)
 {
@@ -306,11 +378,23 @@ static void getpairs(const nj_logline *l, pairs *f)
   memset(f, 0, sizeof *f);
   while (nj_log_next(l, &pos, &p)) {
     switch (p.klen) {
-      case 3: if (!memcmp(p.key, "key", 3)) f->key = p; else if (!memcmp(p.key, "age", 3)) f->age = p; break;
-      case 4: if (!memcmp(p.key, "code", 4)) f->code = p; else if (!memcmp(p.key, "msgs", 4)) f->msgs = p; break;
-      case 5: if (!memcmp(p.key, "would", 5)) f->would = p; break;
+      case 3: if (!memcmp(p.key, NJ_K_KEY, 3)) f->key = p; else if (!memcmp(p.key, NJ_K_AGE, 3)) f->age = p; break;
+      case 4:
+        if (!memcmp(p.key, NJ_K_CODE, 4)) f->code = p;
+        else if (!memcmp(p.key, NJ_K_MSGS, 4)) f->msgs = p;
+        else if (!memcmp(p.key, NJ_K_PASS, 4)) f->pass = p;
+        else if (!memcmp(p.key, "from", 4)) f->from = p;
+        else if (!memcmp(p.key, "rcpt", 4)) f->rcpt = p;
+        break;
+      case 5:
+        if (!memcmp(p.key, NJ_K_WOULD, 5)) f->would = p;
+        else if (!memcmp(p.key, "defer", 5)) f->defer = p;
+        break;
       case 6: if (!memcmp(p.key, "result", 6)) f->result = p; break;
-      case 7: if (!memcmp(p.key, "version", 7)) f->version = p; break;
+      case 7:
+        if (!memcmp(p.key, "version", 7)) f->version = p;
+        else if (!memcmp(p.key, NJ_K_VERDICT, 7)) f->verdict = p;
+        break;
     }
   }
 }
@@ -319,19 +403,70 @@ static void ipgreylist(const nj_logline *l, const pairs *f)
 {
   int c451 = f->code.key && IS(&f->code, "451");
   if (ACTIS(l, "new")) {
-    if (c451) { bump(C_NEW, 1); grey451(&f->key, &f->age, 1, 0); }
+    if (c451) { bump(C_NEW, 1); grey451(&f->key, &f->age, 1, KIND_IP); }
   } else if (ACTIS(l, "too-soon")) {
-    if (c451) { bump(C_TOOSOON, 1); grey451(&f->key, &f->age, 0, 0); }
+    if (c451) { bump(C_TOOSOON, 1); grey451(&f->key, &f->age, 0, KIND_IP); }
   } else if (ACTIS(l, "pass")) {
     bump(C_PROMOTED, 1);
-    greypass(&f->key, &f->age, 0);
+    greypass(&f->key, &f->age, KIND_IP);
   } else if (ACTIS(l, "regular")) bump(C_REGULAR, 1);
   else if (ACTIS(l, "whitelisted") || ACTIS(l, "not-suspicious")) bump(C_WHITELISTED, 1);
   else if (ACTIS(l, "relayclient")) bump(C_RELAYCLIENT, 1);
   else if (ACTIS(l, "refused")) bump(C_GLREFUSED, 1);
   else if (ACTIS(l, "bad-ip")) bump(C_BADIP, 1);
   else if (ACTIS(l, "error")) bump(C_GLERROR, 1);
-  if (f->would.key) bump(C_WOULD, 1);
+  if (f->would.key) {
+    bump(C_WOULD, 1);
+    if (f->key.key && (ACTIS(l, "new") || ACTIS(l, "too-soon"))) greyobserved(&f->key, KIND_IP);
+  }
+}
+
+/* rcptcheck's grey lines (doc/rcptcheck.8, Triplet greylisting): a
+ * decision by verdict= (new, too-soon, promote, regular, pair, white,
+ * black, error; null-sender at DATA), its outcome code=, would=,
+ * defer=data or pass=triplet|pair|white|fail-open. */
+static void trip_refused(const pairs *f)
+{
+  int c451 = IS(&f->code, "451");
+  if (!f->key.key) return;
+  if (IS(&f->verdict, "new") && c451) {
+    bump(C_TRIPNEW, 1);
+    bump(C_TRIP451, 1);
+    grey451(&f->key, &f->age, 1, KIND_TRIP);
+    trip_link(&f->key, &f->from, &f->rcpt);
+  } else if (IS(&f->verdict, "too-soon") && c451) {
+    bump(C_TRIPSOON, 1);
+    bump(C_TRIP451, 1);
+    grey451(&f->key, &f->age, 0, KIND_TRIP);
+    trip_link(&f->key, &f->from, &f->rcpt);
+  } else if (IS(&f->verdict, "null-sender") && c451) {
+    bump(C_TRIPNULL, 1);               /* no age=: the wait starts here */
+    bump(C_TRIP451, 1);
+    grey451(&f->key, &f->age, 0, KIND_TRIP);
+  } else if (IS(&f->verdict, "black")) bump(C_TRIPBLACK, 1);
+  else if (IS(&f->verdict, "error")) bump(C_TRIPFAIL, 1);
+}
+
+static void trip_observed(const pairs *f)
+{
+  bump(f->would.vlen && f->would.val[0] == '5' ? C_TRIPWOULD550 : C_TRIPWOULD451, 1);
+  if (f->key.key && (IS(&f->verdict, "new") || IS(&f->verdict, "too-soon")))
+    greyobserved(&f->key, KIND_TRIP);
+}
+
+static void trip_passed(const pairs *f)
+{
+  if (IS(&f->pass, "triplet")) {
+    bump(C_TRIPPASS, 1);
+    if (IS(&f->verdict, "promote") && f->key.key) {
+      bump(C_TRIPPROMOTED, 1);
+      greypass(&f->key, &f->age, KIND_TRIP);
+    }
+  } else if (IS(&f->pass, "pair")) {
+    bump(C_TRIPPAIR, 1);
+    pairpass(&f->from, &f->rcpt);
+  } else if (IS(&f->pass, "white")) bump(C_TRIPWHITE, 1);
+  else if (IS(&f->pass, "fail-open")) bump(C_TRIPOPEN, 1);
 }
 
 static void rcptcheck(const nj_logline *l, const pairs *f)
@@ -340,17 +475,12 @@ static void rcptcheck(const nj_logline *l, const pairs *f)
   if (ACTIS(l, "reject")) bump(C_REJECT, 1);
   else if (ACTIS(l, "limit")) bump(C_LIMIT, 1);
   else if (ACTIS(l, "defer")) bump(C_DEFER, 1);
-  else if (ACTIS(l, "grey")) {      /* a triplet: code=451 (new when age=0), or passed */
-    unsigned long a = 1;
-    if (f->code.key && IS(&f->code, "451")) {
-      bump(C_TRIP451, 1);
-      grey451(&f->key, &f->age, pair_ulong(&f->age, &a) && !a, 1);
-    } else if (!f->code.key && !f->would.key) {
-      bump(C_TRIPPASS, 1);
-      greypass(&f->key, &f->age, 1);
-    }
-  }
-  else if (ACTIS(l, "done")) {
+  else if (ACTIS(l, "grey")) {
+    if (f->would.key) trip_observed(f);
+    else if (f->code.key) trip_refused(f);
+    else if (f->pass.key) trip_passed(f);
+    else if (f->defer.key) bump(C_TRIPTODATA, 1);
+  } else if (ACTIS(l, "done")) {
     bump(C_DONE, 1);
     if (f->msgs.key && nj_ulong_parsen(f->msgs.val, f->msgs.vlen, 0, 0xffffffffUL, &m) && m) {
       bump(C_MSGS, m);
@@ -495,7 +625,13 @@ static const struct { const char *prog, *what; unsigned int c; } refusal_rows[] 
   { "rcptcheck", "unknown users (550)", C_REJECT },
   { "rcptcheck", "dictionary cuts (421)", C_LIMIT },
   { "rcptcheck", "recipients deferred (451)", C_DEFER },
-  { "rcptcheck", "triplets greylisted (451)", C_TRIP451 },
+  { "rcptcheck", "triplets, new (451)", C_TRIPNEW },
+  { "rcptcheck", "triplets, too soon (451)", C_TRIPSOON },
+  { "rcptcheck", "null sender, at DATA (451)", C_TRIPNULL },
+  { "rcptcheck", "triplets blacklisted (550)", C_TRIPBLACK },
+  { "rcptcheck", "triplets, state errors (451)", C_TRIPFAIL },
+  { "rcptcheck", "observe mode, would 451", C_TRIPWOULD451 },
+  { "rcptcheck", "observe mode, would 550", C_TRIPWOULD550 },
   { "tcpserver", "deny (tcprules)", C_TCPDENY },
 }, pass_rows[] = {
   { "ipgreylist", "regulars gained", C_PROMOTED },
@@ -503,13 +639,18 @@ static const struct { const char *prog, *what; unsigned int c; } refusal_rows[] 
   { "ipgreylist", "whitelisted", C_WHITELISTED },
   { "ipgreylist", "relay clients", C_RELAYCLIENT },
   { "rcptcheck", "triplets passed", C_TRIPPASS },
+  { "rcptcheck", "... first passes (promoted)", C_TRIPPROMOTED },
+  { "rcptcheck", "by a learned pair", C_TRIPPAIR },
+  { "rcptcheck", "triplets whitelisted", C_TRIPWHITE },
+  { "rcptcheck", "state errors, failed open", C_TRIPOPEN },
+  { "rcptcheck", "null sender, decided at DATA", C_TRIPTODATA },
 };
 
 static void row(const char *prog, const char *what, unsigned long n)
 {
   put("  ");
   putpad(prog, 12);
-  putpad(what, 30);
+  putpad(what, 32);
   putu(n);
   put("\n");
 }
@@ -566,7 +707,8 @@ static void text_delay(const period *p)
   put(": median "); putdur(nj_dl_pct(d, 50));
   put(", p90 "); putdur(nj_dl_pct(d, 90));
   put(", max "); putdur(d->max);
-  put("\n  never came back "); putu(p->c[C_TRIPNEVER]); put("\n");
+  put("\n  never came back "); putu(p->c[C_TRIPNEVER]);
+  put(" (delay from the record's age "); putu(p->c[C_TRIPFROMAGE]); put(")\n");
   text_hist(d);
 }
 

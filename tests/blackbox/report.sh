@@ -196,15 +196,15 @@ PY
 check "a stale record replaced: that episode never came back, the delay is the new one's" sh -c "$(declare -f field is); T='$T'
   is total.counts.never_came_back 1 && is total.delay.count 1 && is total.delay.max 600 && is total.counts.greylisted 2"
 
-# rcptcheck's triplets (its grey line, as the contract gives it): their
+# rcptcheck's triplets (its grey lines, as rcptcheck writes them): their
 # own counts and delays, apart from ipgreylist's keys.
 python3 - > "$T/trip.log" <<'PY'
 def st(s): return "@%016x%08x " % (2**62 + 10 + s, 0)
 t = 1796000000
-L = [(0, "rcptcheck: grey ip=192.0.2.1 pid=1 key=0123abcd keyby=net age=0 code=451"),
-     (100, "rcptcheck: grey ip=192.0.2.1 pid=2 key=0123abcd keyby=net age=100 code=451"),
-     (400, "rcptcheck: grey ip=192.0.2.1 pid=3 key=0123abcd keyby=net age=400 result=pass"),
-     (500, "rcptcheck: grey ip=192.0.2.2 pid=4 key=4567cdef keyby=net age=0 code=451"),
+L = [(0, "rcptcheck: grey ip=192.0.2.1 pid=1 key=0123abcd keyby=net age=0 verdict=new from=s@r.test rcpt=a@l.test code=451"),
+     (100, "rcptcheck: grey ip=192.0.2.1 pid=2 key=0123abcd keyby=net age=100 verdict=too-soon from=s@r.test rcpt=a@l.test count=1 min=300 code=451"),
+     (400, "rcptcheck: grey ip=192.0.2.1 pid=3 key=0123abcd keyby=net age=400 verdict=promote from=s@r.test rcpt=a@l.test count=1 pass=triplet"),
+     (500, "rcptcheck: grey ip=192.0.2.2 pid=4 key=4567cdef keyby=net age=0 verdict=new from=s@r.test rcpt=b@l.test code=451"),
      (500, "ipgreylist: new ip=192.0.2.3 pid=5 key=0123abcd keyby=name domain=x.example age=0 code=451")]
 for d, l in L: print(st(t + d) + l)
 PY
