@@ -376,4 +376,34 @@ check "exim sender: the retry passed the triplet" logs grey2 "
 expect-log $G verdict=promote from=mta@sender\.test "
 stop_server "$SERVER_PID"
 
+# najimi-report over this file's own log: its triplet counts are what the
+# log says, counted here with grep, and the delays are the 10 minutes the
+# records were aged by (a second or two more, the sessions take time).
+report_agrees() {
+  local log=$T/grey.log j=$T/report.json
+  "$SRC/najimi-report" -j "$log" > "$j" 2> /dev/null || return 1
+  python3 - "$j" \
+    "$(grep -c '^rcptcheck: grey .* verdict=new .*code=451$' "$log")" \
+    "$(grep -c '^rcptcheck: grey .* verdict=too-soon .*code=451$' "$log")" \
+    "$(grep -c '^rcptcheck: grey .* code=550$' "$log")" \
+    "$(grep -c '^rcptcheck: grey .* verdict=promote .*pass=triplet$' "$log")" \
+    "$(grep -c '^rcptcheck: grey .* pass=pair$' "$log")" \
+    "$(grep -c '^rcptcheck: grey .* pass=white$' "$log")" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))["total"]
+c = j["counts"]
+want = dict(zip(["triplets_new", "triplets_too_soon", "triplets_blacklisted",
+                 "triplets_promoted", "triplets_passed_pair", "triplets_whitelisted"],
+                map(int, sys.argv[2:])))
+bad = {k: (c.get(k), v) for k, v in want.items() if c.get(k) != v}
+d = j["triplet_delay"]
+if want["triplets_new"] == 0 or want["triplets_promoted"] == 0: bad["log"] = "no triplets in it"
+if d.get("count") != want["triplets_promoted"] or not 600 <= d.get("median", 0) <= d.get("max", 0) <= 603:
+    bad["triplet_delay"] = d
+print("# report:", bad or "agrees")
+sys.exit(1 if bad else 0)
+PY
+}
+check "najimi-report over this log: triplet counts as grep counts them, delays of 10 minutes" report_agrees
+
 finish
