@@ -8,11 +8,13 @@
  * @tai64n stamp, then the line), nj_log_next and nj_log_get give its
  * pairs, nj_log_tcpserver reads the lines tcpserver writes into the same
  * log. What the writer writes, the reader reads back (test_log). */
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 #include <skalibs/types.h>
 #include <skalibs/strerr.h>
 #include <skalibs/allreadwrite.h>
+#include <skalibs/djbunix.h>
 #include "najimi.h"
 
 /* --------------------------------------------------------------- writing */
@@ -391,4 +393,30 @@ int nj_log_tcpserver(const nj_logline *l, nj_tcpline *t)
     return t->what = NJ_TCP_END;
   }
   return 0;
+}
+
+/* One log file through nj_log_read; dies 111 naming it on a read error. */
+static void readone(int fd, const char *name, char *buf, size_t len, nj_log_func *f, void *aux)
+{
+  if (!nj_log_read(fd, buf, len, f, aux)) strerr_diefu2sys(111, "read ", name);
+}
+
+void nj_log_readfiles(int argc, char const *const *argv, char *buf, size_t len,
+                      nj_log_func *f, void *aux)
+{
+  int i;
+  if (!argc) readone(0, "standard input", buf, len, f, aux);
+  for (i = 0; i < argc; i++) {
+    int fd;
+    if (!strcmp(argv[i], "-")) { readone(0, "standard input", buf, len, f, aux); continue; }
+    fd = openc_read(argv[i]);
+    /* a file that vanished between the shell's glob and here was
+     * rotated away by multilog: its lines are in the next run's files */
+    if (fd < 0) {
+      if (errno == ENOENT) { strerr_warnwu2sys("open ", argv[i]); continue; }
+      strerr_diefu2sys(111, "open ", argv[i]);
+    }
+    readone(fd, argv[i], buf, len, f, aux);
+    fd_close(fd);
+  }
 }

@@ -551,28 +551,7 @@ static void line(const nj_logline *l, int r, void *aux)
 
 static char inbuf[READSIZE];
 
-static void readlog(int fd, const char *name)
-{
-  if (!nj_log_read(fd, inbuf, sizeof inbuf, &line, 0)) strerr_diefu2sys(111, "read ", name);
-}
 
-static void readlogs(int argc, char const *const *argv)
-{
-  int i;
-  if (!argc) readlog(0, "standard input");
-  for (i = 0; i < argc; i++) {
-    int fd;
-    if (!strcmp(argv[i], "-")) { readlog(0, "standard input"); continue; }
-    fd = openc_read(argv[i]);
-    /* rotated away by multilog between the listing and here */
-    if (fd < 0) {
-      if (errno == ENOENT) { strerr_warnwu2sys("open ", argv[i]); continue; }
-      strerr_diefu2sys(111, "open ", argv[i]);
-    }
-    readlog(fd, argv[i]);
-    fd_close(fd);
-  }
-}
 
 /* ------------------------------------------------------------ output */
 
@@ -916,8 +895,9 @@ int main(int argc, char const *const *argv)
 
   if (!argc && opt.dir) {
     nj_svc_logs(opt.dir, &names, &list);
-    readlogs((int)genalloc_len(char *, &list), (char const *const *)genalloc_s(char *, &list));
-  } else readlogs(argc, argv);
+    nj_log_readfiles((int)genalloc_len(char *, &list), (char const *const *)genalloc_s(char *, &list),
+                     inbuf, sizeof inbuf, &line, 0);
+  } else nj_log_readfiles(argc, argv, inbuf, sizeof inbuf, &line, 0);
   genalloc_free(char *, &list);
   stralloc_free(&names);
   never_back();

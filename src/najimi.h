@@ -202,6 +202,12 @@ extern int nj_log_get(const nj_logline *l, const char *key, nj_logpair *p);
  * the end of fd, 0 on a read error (errno). */
 typedef void nj_log_func(const nj_logline *l, int r, void *aux);
 extern int nj_log_read(int fd, char *buf, size_t len, nj_log_func *f, void *aux);
+/* The logs a program was given, in order, through nj_log_read: none or
+ * "-" is standard input. A file that is gone (multilog rotated it away
+ * since the shell's glob) is warned about and skipped; any other failure
+ * to open or read dies 111 naming the file. */
+extern void nj_log_readfiles(int argc, char const *const *argv, char *buf, size_t len,
+                             nj_log_func *f, void *aux);
 
 /* 1 when p's key is key. */
 static inline int nj_log_iskey(const nj_logpair *p, const char *key)

@@ -262,10 +262,6 @@ static void line(const nj_logline *l, int r, void *aux)
 
 static char inbuf[READSIZE];
 
-static void readlog(int fd, const char *name)
-{
-  if (!nj_log_read(fd, inbuf, sizeof inbuf, &line, 0)) strerr_diefu2sys(111, "read ", name);
-}
 
 /* --------------------------------------------------- own networks (-k) */
 
@@ -515,25 +511,6 @@ static const char *rbl_text(const char *s)
   return s;
 }
 
-/* The logs in order: "-" or none is standard input. */
-static void readlogs(int argc, char const *const *argv)
-{
-  int i;
-  if (!argc) readlog(0, "standard input");
-  for (i = 0; i < argc; i++) {
-    int fd;
-    if (!strcmp(argv[i], "-")) { readlog(0, "standard input"); continue; }
-    fd = openc_read(argv[i]);
-    /* a file that vanished between the shell's glob and here was
-     * rotated away by multilog: its lines are in the next run's files */
-    if (fd < 0) {
-      if (errno == ENOENT) { strerr_warnwu2sys("open ", argv[i]); continue; }
-      strerr_diefu2sys(111, "open ", argv[i]);
-    }
-    readlog(fd, argv[i]);
-    fd_close(fd);
-  }
-}
 
 int main(int argc, char const *const *argv)
 {
@@ -565,7 +542,7 @@ int main(int argc, char const *const *argv)
   denyfile = argv[0];
 
   readold(denyfile);
-  readlogs(argc - 1, argv + 1);
+  nj_log_readfiles(argc - 1, argv + 1, inbuf, sizeof inbuf, &line, 0);
   if (!have_now) now = newest ? newest : (int64_t)time(0);
   wrote = writeout(denyfile, now);
   if (!opt_q) summary(now, wrote);
