@@ -161,21 +161,57 @@ logs() {
 # exim_tail: prepares a private exim (no daemon, no DNS) that delivers
 # everything into $MAILDIR; EXIM is the command to put at the end of a
 # chain. exim must start as root and own its spool, log and Maildir.
-exim_tail() {
-  needs_root "exim -C"
-  local d="$T/exim"
-  mkdir -p "$d/spool" "$d/log" "$d/Maildir/new" "$d/Maildir/cur" "$d/Maildir/tmp"
-  chown -R Debian-exim: "$d/spool" "$d/log" "$d/Maildir"
-  cat > "$d/conf" <<CONF
-primary_hostname = tail.test
-spool_directory = $d/spool
-log_file_path = $d/log/%slog
+# exim_settings HOSTNAME DIR: the main settings every private exim of the
+# tests starts with (no DNS, no ident, nothing of the environment kept;
+# its spool and log under DIR).
+exim_settings() {
+  cat <<CONF
+primary_hostname = $1
+spool_directory = $2/spool
+log_file_path = $2/log/%slog
 exim_user = Debian-exim
 exim_group = Debian-exim
 keep_environment =
 never_users =
 host_lookup =
 rfc1413_hosts =
+CONF
+}
+
+# exim_sender DIR PORT [OPTION...]: a private exim in DIR, as a sending
+# MTA: every message goes to 127.0.0.1:PORT over SMTP (each OPTION one
+# more line of its smtp transport), a deferred one is retried after a
+# minute by its own queue run. DIR/conf is its -C file.
+exim_sender() {
+  local d=$1 port=$2 o
+  shift 2
+  mkdir -p "$d/spool" "$d/log"
+  chown -R Debian-exim: "$d"
+  { exim_settings sender.test "$d"
+    cat <<CONF
+begin routers
+out:
+  driver = manualroute
+  route_list = * 127.0.0.1
+  self = send
+  transport = smtp
+begin transports
+smtp:
+  driver = smtp
+  port = $port
+  allow_localhost
+CONF
+    for o in "$@"; do printf '  %s\n' "$o"; done
+    printf 'begin retry\n* * F,1m,1m\n'
+  } > "$d/conf"
+}
+
+exim_tail() {
+  needs_root "exim -C"
+  local d="$T/exim"
+  mkdir -p "$d/spool" "$d/log" "$d/Maildir/new" "$d/Maildir/cur" "$d/Maildir/tmp"
+  chown -R Debian-exim: "$d/spool" "$d/log" "$d/Maildir"
+  { exim_settings tail.test "$d"; cat <<CONF; } > "$d/conf"
 received_header_text =
 message_size_limit = 200M
 smtp_accept_max_per_connection = 0

@@ -335,32 +335,7 @@ check "... and a live regular triplet and pair stay" sh -c "
 # queued; its own queue run after the minimum delay delivers.
 serve_grey grey2
 S=$T/sender
-mkdir -p "$S/spool" "$S/log"
-chown -R Debian-exim: "$S"
-cat > "$S/conf" <<CONF
-primary_hostname = sender.test
-spool_directory = $S/spool
-log_file_path = $S/log/%slog
-exim_user = Debian-exim
-exim_group = Debian-exim
-keep_environment =
-never_users =
-host_lookup =
-rfc1413_hosts =
-begin routers
-out:
-  driver = manualroute
-  route_list = * 127.0.0.1
-  self = send
-  transport = smtp
-begin transports
-smtp:
-  driver = smtp
-  port = $PORT
-  allow_localhost
-begin retry
-* * F,1m,1m
-CONF
+exim_sender "$S" "$PORT"
 message "$T/m4" "from exim, through its own retry queue"
 maildir_mark
 check "exim sender: the first attempt gets 451 at RCPT, the message stays queued" sh -c "

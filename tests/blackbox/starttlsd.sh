@@ -460,35 +460,7 @@ grep -q 'TLS started' '$T/swaks3.out' && grep -q '^<~\* *451 4.7.1' '$T/swaks3.o
 # exim as a sending MTA that insists on TLS: greylisted (inside TLS),
 # queued, retried after the minimum delay, delivered to the tail.
 S=$T/sender
-mkdir -p "$S/spool" "$S/log"
-chown -R Debian-exim: "$S"
-cat > "$S/conf" <<CONF
-primary_hostname = sender.test
-spool_directory = $S/spool
-log_file_path = $S/log/%slog
-exim_user = Debian-exim
-exim_group = Debian-exim
-keep_environment =
-never_users =
-host_lookup =
-rfc1413_hosts =
-begin routers
-out:
-  driver = manualroute
-  route_list = * 127.0.0.1
-  self = send
-  transport = tls_smtp
-begin transports
-tls_smtp:
-  driver = smtp
-  port = $PORT
-  allow_localhost
-  hosts_require_tls = *
-  tls_verify_hosts =
-  tls_try_verify_hosts =
-begin retry
-* * F,1m,1m
-CONF
+exim_sender "$S" "$PORT" "hosts_require_tls = *" "tls_verify_hosts =" "tls_try_verify_hosts ="
 message "$T/m4" "through ipgreylist's retry, from exim, inside TLS"
 rm -rf "$GREY"/*
 maildir_mark
