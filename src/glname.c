@@ -21,6 +21,7 @@
 #include <skalibs/types.h>
 #include "najimi.h"
 #include "greylist.h"
+#include "dynpat.h"
 #include "patterns.h"   /* builtin_patterns, from control/dynamic-patterns */
 
 #define PATTERNS_MAX 65536
@@ -80,12 +81,15 @@ int nj_gl_namekey(nj_glkey *k, const char *host, int *why)
 
 /* The patterns, compiled once per process (a process is one session)
  * and kept, so that a second question (selective mode, then the key)
- * costs a regexec, and no regfree is paid on the way to exec. */
+ * costs a regexec, and no regfree is paid on the way to exec. A line
+ * that is one of the shipped patterns is matched by its C function
+ * (dynpat.h) and costs no regcomp. */
 #define PATS_MAX 256
 static struct {
   int ready;
   const char *file;       /* what was compiled: the file named, or 0 */
   unsigned int n;
+  nj_dp_fn *fn[PATS_MAX]; /* the line's matcher, or 0: re[i] */
   regex_t re[PATS_MAX];
 } pats;
 
@@ -114,6 +118,7 @@ static void compile(char *text, size_t len, const char *file)
       strerr_warnw("more than ", ln, " patterns in ", file, ", the rest skipped");
       return;
     }
+    if ((pats.fn[pats.n] = nj_dp_find(pat))) { pats.n++; continue; }
     if (!regcomp(&pats.re[pats.n], pat, REG_EXTENDED | REG_NOSUB | icase(pat))) { pats.n++; continue; }
     ln[ulong_fmt(ln, c.line)] = 0;
     strerr_warnw("invalid pattern in ", file, " line ", ln, ", skipped");
@@ -128,7 +133,7 @@ static void load(const char *file)
   ssize_t got = -1;
   unsigned int i;
   if (pats.ready && (pats.file == file || (pats.file && file && !strcmp(pats.file, file)))) return;
-  for (i = 0; i < pats.n; i++) regfree(&pats.re[i]);
+  for (i = 0; i < pats.n; i++) if (!pats.fn[i]) regfree(&pats.re[i]);
   pats.n = 0;
   pats.ready = 1;
   pats.file = file;
@@ -155,7 +160,7 @@ int nj_gl_dynamic(const char *host, const char *file)
   case_lowerb(lower, n);
   load(file);
   for (i = 0; i < pats.n; i++)
-    if (!regexec(&pats.re[i], lower, 0, 0, 0)) return 1;
+    if (pats.fn[i] ? pats.fn[i](lower) : !regexec(&pats.re[i], lower, 0, 0, 0)) return 1;
   return 0;
 }
 
