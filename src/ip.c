@@ -3,6 +3,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <skalibs/env.h>
+#include <skalibs/fmtscan.h>
 #include "najimi.h"
 
 static const unsigned char v4mapped[12] =
@@ -33,6 +34,11 @@ int nj_ip_parse(const char *s, nj_ip *ip)
 
 size_t nj_ip_fmt(char *buf, const nj_ip *ip)
 {
+  if (!ip->v6) {             /* skalibs' own: inet_ntop's sprintf costs pages */
+    size_t n = ip4_fmt(buf, (const char *)ip->a);
+    buf[n] = 0;
+    return n;
+  }
   if (!inet_ntop(ip->v6 ? AF_INET6 : AF_INET, ip->a, buf, NJ_IPFMT)) {
     buf[0] = '?';
     buf[1] = 0;
