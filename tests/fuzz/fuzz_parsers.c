@@ -6,7 +6,9 @@
  * nj_log_tcpserver), control-file lines (nj_ctl), YYYY-MM-DD dates, and
  * the name key (host-name check, registrable domain by libpsl, hashed
  * key) and hashed keys from any text, triplet greylisting's key
- * parts (sender, recipient) and list lines, and GREYLIST_REDIS addresses.
+ * parts (sender, recipient) and list lines, GREYLIST_REDIS addresses,
+ * and the shipped dynamic-address patterns' C matchers against glibc's
+ * regexec of the same lines.
  * The first input byte picks the parser (and flags); each must stay in
  * bounds and keep its invariants.
  *   make fuzz [FUZZTIME=seconds]     (clang with libFuzzer) */
@@ -19,6 +21,9 @@
 #include "greylist.h"
 #include "qmailrcpt.h"
 #include "triplet.h"
+#include "dynpat.h"
+#include "patterns.h"
+#include <regex.h>
 
 const char *PROG = "fuzz_parsers";
 
@@ -57,6 +62,33 @@ static void qmail_addrparse(const char *arg, char *out)
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Each pattern line of the built-in list: its matcher and regexec agree. */
+static void dynamic_patterns(const char *s)
+{
+  static regex_t re[16];
+  static nj_dp_fn *fn[16];
+  static int n = -1;
+  int i;
+  if (n < 0) {
+    const char *p = builtin_patterns;
+    n = 0;
+    while (*p && n < 16) {
+      char line[512];
+      const char *e = strchr(p, '\n');
+      size_t l = e ? (size_t)(e - p) : strlen(p);
+      if (l && *p != '#' && l < sizeof line) {
+        memcpy(line, p, l);
+        line[l] = 0;
+        fn[n] = nj_dp_find(line);
+        must(fn[n] && !regcomp(&re[n], line, REG_EXTENDED | REG_NOSUB), "a matcher per shipped line");
+        n++;
+      }
+      p += l + (e != 0);
+    }
+  }
+  for (i = 0; i < n; i++) must(fn[i](s) == !regexec(&re[i], s, 0, 0, 0), "matcher agrees with regexec");
+}
 
 static int inside(const char *p, size_t len, const char *s, size_t n)
 {
@@ -211,7 +243,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   memcpy(s, data + 1, n);
   s[n] = 0;                          /* C-string view, stops at any NUL */
 
-  switch (data[0] % 14) {
+  switch (data[0] % 15) {
     case 0:                          /* addresses: parse, format, parse again */
       if (nj_ip_parse(s, &ip)) {
         char f[NJ_IPFMT];
@@ -322,6 +354,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 "redis address and port");
       break;
     }
+    case 14:                         /* the shipped dynamic patterns */
+      dynamic_patterns(s);
+      break;
   }
   return 0;
 }
