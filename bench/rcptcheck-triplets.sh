@@ -9,7 +9,9 @@
 #     <= 1.2 x between them
 #     (an RCPT's whole cost through rcptcheck: a session of 10 RCPTs
 #     minus one of none, both with triplets on); and the triplet
-#     decision alone, in one process (key, record read, verdict)
+#     decision alone, in one process (key, record read, verdict), and
+#     the file system's own part of it (open, fstat, fgetxattr, close
+#     of the same records, no najimi code): what a file per key costs
 #  2. the whole session's added cost: rcptcheck with triplets against
 #     rcptcheck without them (RCPTCHECK_GREYLIST unset), same session,
 #     in time and in instructions (callgrind, when valgrind is there)
@@ -64,6 +66,7 @@ cat > "$W/trbench.c" <<'C'
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/resource.h>
+#include <sys/xattr.h>
 #include "najimi.h"
 #include "greylist.h"
 #include "triplet.h"
@@ -180,10 +183,48 @@ static int decide(const char *dir, unsigned long n, unsigned long keys, unsigned
   printf("%.0f\n", ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / n);
   return 0;
 }
+/* The file system's own part of those decisions: the same records, in
+ * the same order, with the keys made beforehand, each opened by its path
+ * under the directory, fstat'ed, its attribute read and closed; no
+ * najimi code between. The mean ns per record. */
+static int fsread(const char *dir, unsigned long n, unsigned long keys, unsigned long users)
+{
+  static char (*paths)[160];
+  struct timespec t0, t1;
+  unsigned long i;
+  int d = open(dir, O_RDONLY | O_DIRECTORY);
+  if (d < 0 || !(paths = malloc(n * sizeof *paths))) return 111;
+  for (i = 0; i < n; i++) {
+    nj_glkey c, k;
+    char rcpt[64];
+    client(i / users * 7919UL % keys, &c, 0);
+    snprintf(rcpt, sizeof rcpt, "user%lu@local.test", i % users);
+    if (!nj_tr_tripkey(&k, &c, "<>", rcpt)) return 111;
+    snprintf(paths[i], sizeof paths[i], "%s/%s/%s", k.dir1, k.dir2, k.name);
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (i = 0; i < n; i++) {
+    char text[NJ_GL_FILEMAX + 1];
+    struct stat st;
+    int fd = openat(d, paths[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) || fgetxattr(fd, NJ_GL_XATTR, text, sizeof text) <= 0) {
+      fprintf(stderr, "trbench: record %lu cannot be read\n", i);
+      return 111;
+    }
+    close(fd);
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  printf("%.0f\n", ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / n);
+  free(paths);
+  close(d);
+  return 0;
+}
 int main(int argc, char **argv)
 {
   if (argc == 6 && !strcmp(argv[1], "decide"))
     return decide(argv[2], strtoul(argv[3], 0, 10), strtoul(argv[4], 0, 10), strtoul(argv[5], 0, 10));
+  if (argc == 6 && !strcmp(argv[1], "fsread"))
+    return fsread(argv[2], strtoul(argv[3], 0, 10), strtoul(argv[4], 0, 10), strtoul(argv[5], 0, 10));
   if (argc == 5 && !strcmp(argv[1], "mk")) return mk(argv[2], strtoul(argv[3], 0, 10), strtoul(argv[4], 0, 10));
   if (argc >= 8 && !strcmp(argv[1], "run")) {
     unsigned long n = strtoul(argv[2], 0, 10), keys = strtoul(argv[3], 0, 10), i;
@@ -248,17 +289,20 @@ while [ $i -lt "$ROUNDS" ]; do
   best nbig   "$(RCPTCHECK_GREYLIST=$W/big "$TB" run "$N" "$BIGKEYS" $R $R null "$RC" "$W/sink")"
   d=$("$TB" decide "$W/small" 100000 1 $R); [ -z "${dec_small:-}" ] || [ "$d" -lt "$dec_small" ] && dec_small=$d
   d=$("$TB" decide "$W/big" 100000 "$BIGKEYS" $R); [ -z "${dec_big:-}" ] || [ "$d" -lt "$dec_big" ] && dec_big=$d
+  d=$("$TB" fsread "$W/small" 100000 1 $R); [ -z "${fs_small:-}" ] || [ "$d" -lt "$fs_small" ] && fs_small=$d
+  d=$("$TB" fsread "$W/big" 100000 "$BIGKEYS" $R); [ -z "${fs_big:-}" ] || [ "$d" -lt "$fs_big" ] && fs_big=$d
   i=$((i+1))
 done
 echo "wall ns per session of $R RCPTs: without triplets $wall_plain; with triplets: no RCPT $wall_zero; learned pair, 10 stored $wall_psmall, $KEYS stored $wall_pbig; null sender, 10 stored $wall_nsmall, $KEYS stored $wall_nbig"
 echo "cpu ns per session of $R RCPTs:  without triplets $cpu_plain; with triplets: no RCPT $cpu_zero; learned pair, 10 stored $cpu_psmall, $KEYS stored $cpu_pbig; null sender, 10 stored $cpu_nsmall, $KEYS stored $cpu_nbig"
 awk -v r=$R -v p="$wall_plain" -v z="$wall_zero" -v ps="$wall_psmall" -v pb="$wall_pbig" -v ns="$wall_nsmall" -v nb="$wall_nbig" \
     -v cp="$cpu_plain" -v cz="$cpu_zero" -v cps="$cpu_psmall" -v cpb="$cpu_pbig" -v cns="$cpu_nsmall" -v cnb="$cpu_nbig" \
-    -v ds="$dec_small" -v db="$dec_big" -v k="$KEYS" 'BEGIN {
+    -v ds="$dec_small" -v db="$dec_big" -v fs="$fs_small" -v fb="$fs_big" -v k="$KEYS" 'BEGIN {
   printf "per-RCPT cost with triplets on (session with %d RCPTs minus one with none, / %d): learned pair %.1f us with 10 stored, %.1f us with %d; null sender %.1f us, %.1f us\n", r, r, (ps - z) / r / 1000, (pb - z) / r / 1000, k, (ns - z) / r / 1000, (nb - z) / r / 1000
   printf "triplets per-RCPT cost with %d stored / with 10, learned pair: %.2f (goal <= 1.2) [cpu: %.2f]\n", k, (pb - z) / (ps - z), (cpb - cz) / (cps - cz)
   printf "triplets per-RCPT cost with %d stored / with 10, null sender: %.2f (goal <= 1.2) [cpu: %.2f]\n", k, (nb - z) / (ns - z), (cnb - cz) / (cns - cz)
   printf "the triplet decision alone (key, read, verdict; in one process): %.1f us with 10 stored, %.1f us with %d: %.2f\n", ds / 1000, db / 1000, k, db / ds
+  printf "the file system alone (open, fstat, fgetxattr, close of the same records): %.1f us with 10 stored, %.1f us with %d: %.2f; the rest of the decision: %.1f us, %.1f us\n", fs / 1000, fb / 1000, k, fb / fs, (ds - fs) / 1000, (db - fb) / 1000
   printf "triplets added per RCPT against rcptcheck without them: learned pair %.1f us (10 stored), %.1f us (%d); null sender %.1f us, %.1f us\n", (ps - p) / r / 1000, (pb - p) / r / 1000, k, (ns - p) / r / 1000, (nb - p) / r / 1000
   printf "rcptcheck session of %d RCPTs with triplets (%d stored) / without: %.2f learned pair, %.2f null sender [cpu: %.2f, %.2f]\n", r, k, pb / p, nb / p, cpb / cp, cnb / cp }'
 
