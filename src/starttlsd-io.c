@@ -40,6 +40,7 @@
 #define CERTMAX  262144         /* a certificate chain, PEM */
 #define KEYMAX   65536          /* a private key, PEM */
 #define BUFSIZE  65536          /* each way */
+#define NETIN    65536          /* the network's bytes before libtls */
 #define LINGER   2              /* seconds for the client to close after us */
 
 const char *PROG = "starttlsd";
@@ -126,6 +127,44 @@ static int ready(int want, const tain *deadline)
   }
 }
 
+/* The network side as libtls reads it: OpenSSL reads a record's 5-byte
+ * header, then its body, two system calls for 16 KB; here one read takes
+ * what the socket holds, up to NETIN, and the records are served from
+ * it. Nothing but TLS is read: this starts after the client's STARTTLS
+ * and the application's "Y". */
+static struct {
+  char b[NETIN];
+  size_t pos, len;
+} netin;
+
+static ssize_t net_read(struct tls *c, void *buf, size_t n, void *arg)
+{
+  ssize_t r;
+  (void)c;
+  (void)arg;
+  if (netin.pos == netin.len) {
+    r = read(0, netin.b, sizeof netin.b);
+    if (r < 0) return errno == EAGAIN || errno == EINTR ? TLS_WANT_POLLIN : -1;
+    if (!r) return 0;
+    netin.pos = 0;
+    netin.len = (size_t)r;
+  }
+  if (n > netin.len - netin.pos) n = netin.len - netin.pos;
+  memcpy(buf, netin.b + netin.pos, n);
+  netin.pos += n;
+  return (ssize_t)n;
+}
+
+static ssize_t net_write(struct tls *c, const void *buf, size_t n, void *arg)
+{
+  ssize_t w;
+  (void)c;
+  (void)arg;
+  w = write(1, buf, n);
+  if (w < 0) return errno == EAGAIN || errno == EINTR ? TLS_WANT_POLLOUT : -1;
+  return w;
+}
+
 /* The server handshake within the deadline, then the session's line. */
 static struct tls *handshake(struct tls *srv, unsigned long timeout)
 {
@@ -135,7 +174,7 @@ static struct tls *handshake(struct tls *srv, unsigned long timeout)
   nj_log l;
   tain_now_set_stopwatch_g();
   tain_addsec_g(&deadline, (int)timeout);
-  if (tls_accept_fds(srv, &c, 0, 1) < 0) fail("failed", tls_error(srv));
+  if (tls_accept_cbs(srv, &c, net_read, net_write, 0) < 0) fail("failed", tls_error(srv));
   for (;;) {
     int r = tls_handshake(c);
     char b;
@@ -200,16 +239,19 @@ static void took(struct way *w, size_t n)
   if (w->pos == w->len) w->pos = w->len = 0;
 }
 
-/* From the client: as much as fits, until libtls wants to wait. */
+/* From the client: as much as fits, until libtls wants to wait, so that
+ * the application gets records in one write, not one write each. */
 static int net_in(struct relay *r)
 {
-  ssize_t n;
-  if (r->net_eof || r->rwant || !room(&r->n2a)) return 0;
-  n = tls_read(r->c, r->n2a.b + r->n2a.len, sizeof r->n2a.b - r->n2a.len);
-  if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT) { r->rwant = (int)n; return 0; }
-  if (n <= 0) { r->net_eof = 1; return 1; }   /* its end, or a broken record */
-  if (r->toapp >= 0) r->n2a.len += (size_t)n;   /* else the app is gone: dropped */
-  return 1;
+  int moved = 0;
+  while (!r->net_eof && !r->rwant && room(&r->n2a)) {
+    ssize_t n = tls_read(r->c, r->n2a.b + r->n2a.len, sizeof r->n2a.b - r->n2a.len);
+    if (n == TLS_WANT_POLLIN || n == TLS_WANT_POLLOUT) { r->rwant = (int)n; break; }
+    moved = 1;
+    if (n <= 0) { r->net_eof = 1; break; }      /* its end, or a broken record */
+    if (r->toapp >= 0) r->n2a.len += (size_t)n; /* else the app is gone: dropped */
+  }
+  return moved;
 }
 
 static int app_out(struct relay *r)
