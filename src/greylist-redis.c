@@ -354,8 +354,12 @@ static int store_write(nj_glstore *s, const nj_glkey *k, int how, const nj_glrec
   size_t len[6] = { 3, keyname(r, k->name, key), nj_gl_fmt(text, rec, k), 2, 0, 2 };
   redisReply *y;
   int e;
+  struct timespec now;
   s->op = 0;
-  len[4] = ulong_fmt(secs, (unsigned long)ttl(r, rec, (int64_t)time(0)));
+  /* the decision's clock: time(0) is the coarse one, which can lag it
+     by a tick and make the TTL a second longer than the span */
+  clock_gettime(CLOCK_REALTIME, &now);
+  len[4] = ulong_fmt(secs, (unsigned long)ttl(r, rec, (int64_t)now.tv_sec));
   e = call(r, "set", how == NJ_GLW_CREATE ? 6 : 5, argv, len, &y);
   if (e) return e;
   if (y->type == REDIS_REPLY_NIL && how == NJ_GLW_CREATE) e = EEXIST;
