@@ -71,20 +71,17 @@ static void dynamic_patterns(const char *s)
   static int n = -1;
   int i;
   if (n < 0) {
-    const char *p = builtin_patterns;
+    static char text[sizeof builtin_patterns];
+    nj_ctl c;
+    char *pat;
+    size_t l;
+    memcpy(text, builtin_patterns, sizeof text);
+    nj_ctl_init(&c, text, sizeof text - 1, NJ_CTL_TEXT, 0);
     n = 0;
-    while (*p && n < 16) {
-      char line[512];
-      const char *e = strchr(p, '\n');
-      size_t l = e ? (size_t)(e - p) : strlen(p);
-      if (l && *p != '#' && l < sizeof line) {
-        memcpy(line, p, l);
-        line[l] = 0;
-        fn[n] = nj_dp_find(line);
-        must(fn[n] && !regcomp(&re[n], line, REG_EXTENDED | REG_NOSUB), "a matcher per shipped line");
-        n++;
-      }
-      p += l + (e != 0);
+    while (n < 16 && nj_ctl_next(&c, &pat, &l) > 0) {
+      fn[n] = nj_dp_find(pat);
+      must(fn[n] && !regcomp(&re[n], pat, REG_EXTENDED | REG_NOSUB), "a matcher per shipped line");
+      n++;
     }
   }
   for (i = 0; i < n; i++) must(fn[i](s) == !regexec(&re[i], s, 0, 0, 0), "matcher agrees with regexec");

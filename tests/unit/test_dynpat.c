@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"
+#include "najimi.h"
 #include "dynpat.h"
 #include "patterns.h"
 
@@ -19,19 +20,18 @@ const char *PROG = "test_dynpat";
 static char lines[LINES][512];
 static int nlines;
 
-/* The pattern lines of the built-in copy: what the shipped file holds. */
+/* The pattern lines of the built-in copy, read as ipgreylist reads it
+ * (glname.c: nj_ctl, NJ_CTL_TEXT): what the shipped file holds. */
 static void read_builtin(void)
 {
-  const char *p = builtin_patterns;
-  while (*p && nlines < LINES) {
-    const char *e = strchr(p, '\n');
-    size_t n = e ? (size_t)(e - p) : strlen(p);
-    if (n && *p != '#' && n < sizeof lines[0]) {
-      memcpy(lines[nlines], p, n);
-      lines[nlines++][n] = 0;
-    }
-    p += n + (e != 0);
-  }
+  static char text[sizeof builtin_patterns];
+  nj_ctl c;
+  char *pat;
+  size_t n;
+  memcpy(text, builtin_patterns, sizeof text);
+  nj_ctl_init(&c, text, sizeof text - 1, NJ_CTL_TEXT, 0);
+  while (nj_ctl_next(&c, &pat, &n) > 0 && nlines < LINES)
+    if (n < sizeof lines[0]) memcpy(lines[nlines++], pat, n + 1);
 }
 
 static unsigned long seed = 12345;
