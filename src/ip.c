@@ -39,7 +39,7 @@ size_t nj_ip_fmt(char *buf, const nj_ip *ip)
     buf[n] = 0;
     return n;
   }
-  if (!inet_ntop(ip->v6 ? AF_INET6 : AF_INET, ip->a, buf, NJ_IPFMT)) {
+  if (!inet_ntop(AF_INET6, ip->a, buf, NJ_IPFMT)) {
     buf[0] = '?';
     buf[1] = 0;
   }
