@@ -9,7 +9,6 @@
  * cache of recent sessions (ip, pid), a fixed table of greylisted keys
  * (KEYMAX; keys beyond it are counted as untracked), a fixed
  * distribution of delays (delays.h) per period. */
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -550,8 +549,6 @@ static void line(const nj_logline *l, int r, void *aux)
 /* ------------------------------------------------------------ input */
 
 static char inbuf[READSIZE];
-
-
 
 /* ------------------------------------------------------------ output */
 

@@ -262,7 +262,6 @@ static void line(const nj_logline *l, int r, void *aux)
 
 static char inbuf[READSIZE];
 
-
 /* --------------------------------------------------- own networks (-k) */
 
 /* One address or network a line; '#' anywhere starts a comment. */
