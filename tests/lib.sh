@@ -158,9 +158,6 @@ logs() {
 
 # ---- the tail
 
-# exim_tail: prepares a private exim (no daemon, no DNS) that delivers
-# everything into $MAILDIR; EXIM is the command to put at the end of a
-# chain. exim must start as root and own its spool, log and Maildir.
 # exim_settings HOSTNAME DIR: the main settings every private exim of the
 # tests starts with (no DNS, no ident, nothing of the environment kept;
 # its spool and log under DIR).
@@ -206,6 +203,9 @@ CONF
   } > "$d/conf"
 }
 
+# exim_tail: prepares a private exim (no daemon, no DNS) that delivers
+# everything into $MAILDIR; EXIM is the command to put at the end of a
+# chain. exim must start as root and own its spool, log and Maildir.
 exim_tail() {
   needs_root "exim -C"
   local d="$T/exim"
