@@ -189,7 +189,7 @@ static int decide(const char *dir, unsigned long n, unsigned long keys, unsigned
  * najimi code between. The mean ns per record. */
 static int fsread(const char *dir, unsigned long n, unsigned long keys, unsigned long users)
 {
-  static char (*paths)[160];
+  char (*paths)[160];
   struct timespec t0, t1;
   unsigned long i;
   int d = open(dir, O_RDONLY | O_DIRECTORY);
@@ -278,6 +278,10 @@ best() { # name "wall cpu": the minimum of each in $wall_NAME, $cpu_NAME
   eval "cur=\${cpu_$1:-}"
   if [ -z "$cur" ] || [ "$3" -lt "$cur" ]; then eval "cpu_$1=$3"; fi
 }
+least() { # name value: the minimum in $NAME
+  eval "cur=\${$1:-}"
+  if [ -z "$cur" ] || [ "$2" -lt "$cur" ]; then eval "$1=$2"; fi
+}
 RC=src/rcptcheck
 i=0
 while [ $i -lt "$ROUNDS" ]; do
@@ -287,10 +291,10 @@ while [ $i -lt "$ROUNDS" ]; do
   best pbig   "$(RCPTCHECK_GREYLIST=$W/big "$TB" run "$N" "$BIGKEYS" $R $R pair "$RC" "$W/sink")"
   best nsmall "$(RCPTCHECK_GREYLIST=$W/small "$TB" run "$N" 1 10 $R null "$RC" "$W/sink")"
   best nbig   "$(RCPTCHECK_GREYLIST=$W/big "$TB" run "$N" "$BIGKEYS" $R $R null "$RC" "$W/sink")"
-  d=$("$TB" decide "$W/small" 100000 1 $R); [ -z "${dec_small:-}" ] || [ "$d" -lt "$dec_small" ] && dec_small=$d
-  d=$("$TB" decide "$W/big" 100000 "$BIGKEYS" $R); [ -z "${dec_big:-}" ] || [ "$d" -lt "$dec_big" ] && dec_big=$d
-  d=$("$TB" fsread "$W/small" 100000 1 $R); [ -z "${fs_small:-}" ] || [ "$d" -lt "$fs_small" ] && fs_small=$d
-  d=$("$TB" fsread "$W/big" 100000 "$BIGKEYS" $R); [ -z "${fs_big:-}" ] || [ "$d" -lt "$fs_big" ] && fs_big=$d
+  least dec_small "$("$TB" decide "$W/small" 100000 1 $R)"
+  least dec_big "$("$TB" decide "$W/big" 100000 "$BIGKEYS" $R)"
+  least fs_small "$("$TB" fsread "$W/small" 100000 1 $R)"
+  least fs_big "$("$TB" fsread "$W/big" 100000 "$BIGKEYS" $R)"
   i=$((i+1))
 done
 echo "wall ns per session of $R RCPTs: without triplets $wall_plain; with triplets: no RCPT $wall_zero; learned pair, 10 stored $wall_psmall, $KEYS stored $wall_pbig; null sender, 10 stored $wall_nsmall, $KEYS stored $wall_nbig"
