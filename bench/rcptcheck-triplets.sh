@@ -7,8 +7,10 @@
 #     (one record read for the transaction) and a null sender, whose
 #     every RCPT reads its own regular triplet (no pair for <>); goal
 #     <= 1.2 x between them
-#     (an RCPT's whole cost through rcptcheck: a session of 10 RCPTs
-#     minus one of none, both with triplets on); and the triplet
+#     (an RCPT's whole cost through rcptcheck: a session of R RCPTs,
+#     100 unless set, minus one of none, both with triplets on, over R:
+#     many RCPTs a session, so that the per-RCPT part stands well above
+#     the fork+exec noise of the session itself); and the triplet
 #     decision alone, in one process (key, record read, verdict), and
 #     the file system's own part of it (open, fstat, fgetxattr, close
 #     of the same records, no najimi code): what a file per key costs
@@ -16,10 +18,10 @@
 #     rcptcheck without them (RCPTCHECK_GREYLIST unset), same session,
 #     in time and in instructions (callgrind, when valgrind is there)
 # A session is fork+exec of rcptcheck before a minimal SMTP sink, over
-# pipes: HELO, MAIL, 10 pipelined RCPTs, QUIT; each from another client address
+# pipes: HELO, MAIL, R pipelined RCPTs, QUIT; each from another client address
 # (TCPREMOTEIP) and sender, so that each RCPT reads other records.
 # Wall and CPU time (user + system of the children) per session.
-# Run after "make": bench/rcptcheck-triplets.sh (N, ROUNDS, KEYS may be set).
+# Run after "make": bench/rcptcheck-triplets.sh (N, ROUNDS, KEYS, R may be set).
 cd "$(dirname "$0")/.." || exit 111
 [ -x src/rcptcheck ] && [ -f src/libnajimi.a ] || { echo "bench/rcptcheck-triplets.sh: run make first"; exit 111; }
 N=${N:-1000}
@@ -251,12 +253,14 @@ cc -O2 -std=c99 -D_DEFAULT_SOURCE -Isrc -o "$W/trbench" "$W/trbench.c" src/libna
   -Wl,-Bstatic -lcdb -lskarnet -Wl,-Bdynamic || exit 111
 TB=$W/trbench
 
-# The qmail tree: one local domain, user0..user9 valid (RCPTCHECK_CDB).
+# The qmail tree: one local domain, user0..user(R-1) valid (RCPTCHECK_CDB).
 # Small: 10 triplets (one client, 10 users) and its pair; big: KEYS
-# triplets (KEYS/10 clients, 10 users each) and a pair per client. A
-# session's R = 10 RCPTs read 10 distinct records in either store, so
-# that the two differ only in how many records are stored.
-R=10
+# triplets (KEYS/R clients, R users each) and a pair per client. A
+# session's R RCPTs read R records: in the small store the same 10 over
+# and over (hot), in the big one R distinct records nobody read lately.
+R=${R:-100}
+case $R in ''|*[!0-9]*) echo "bench/rcptcheck-triplets.sh: R must be a number"; exit 100;; esac
+[ "$R" -ge 10 ] && [ "$R" -le 120 ] || { echo "bench/rcptcheck-triplets.sh: R must be 10..120"; exit 100; }
 BIGKEYS=$((KEYS / R))
 mkdir -p "$W/q/control" "$W/small" "$W/big"
 echo local.test > "$W/q/control/locals"
@@ -291,9 +295,9 @@ while [ $i -lt "$ROUNDS" ]; do
   best pbig   "$(RCPTCHECK_GREYLIST=$W/big "$TB" run "$N" "$BIGKEYS" $R $R pair "$RC" "$W/sink")"
   best nsmall "$(RCPTCHECK_GREYLIST=$W/small "$TB" run "$N" 1 10 $R null "$RC" "$W/sink")"
   best nbig   "$(RCPTCHECK_GREYLIST=$W/big "$TB" run "$N" "$BIGKEYS" $R $R null "$RC" "$W/sink")"
-  least dec_small "$("$TB" decide "$W/small" 100000 1 $R)"
+  least dec_small "$("$TB" decide "$W/small" 100000 1 10)"
   least dec_big "$("$TB" decide "$W/big" 100000 "$BIGKEYS" $R)"
-  least fs_small "$("$TB" fsread "$W/small" 100000 1 $R)"
+  least fs_small "$("$TB" fsread "$W/small" 100000 1 10)"
   least fs_big "$("$TB" fsread "$W/big" 100000 "$BIGKEYS" $R)"
   i=$((i+1))
 done
