@@ -14,6 +14,10 @@
 #     decision alone, in one process (key, record read, verdict), and
 #     the file system's own part of it (open, fstat, fgetxattr, close
 #     of the same records, no najimi code): what a file per key costs
+#     and the null sender's per-RCPT cost with the same records in Redis
+#     (GREYLIST_REDIS, when redis-server is installed), whose lookup
+#     does not grow with the number of keys stored (wall time: Redis'
+#     own CPU is not a child's)
 #  2. the whole session's added cost: rcptcheck with triplets against
 #     rcptcheck without them (RCPTCHECK_GREYLIST unset), same session,
 #     in time and in instructions (callgrind, when valgrind is there)
@@ -97,13 +101,31 @@ static void put(const nj_glkey *k, time_t now, unsigned char *made)
   if (fd < 0 || nj_glf_put(fd, text, nj_gl_fmt(text, &r, k))) { perror(path); exit(111); }
   close(fd);
 }
+/* The same records in Redis (GREYLIST_REDIS set: dir is then unused),
+ * through the store rcptcheck itself writes with, one process. */
+static nj_glstores rstores;
+static nj_glstore *rstore;
+static void rput(const nj_glkey *k, time_t now)
+{
+  nj_glrec r;
+  memset(&r, 0, sizeof r);
+  r.found = NJ_GL_REGULAR;
+  r.version = NJ_GL_VERSION;
+  r.first = now - 86400;
+  r.last = now;
+  r.when.tv_sec = now;
+  if (rstore->write(rstore, k, NJ_GLW_REPLACE, &r)) { fprintf(stderr, "trbench: redis write failed\n"); exit(111); }
+}
 static int mk(const char *dir, unsigned long keys, unsigned long users)
 {
   static unsigned char made[65536];
+  static const nj_glpolicy pol = NJ_GLPOLICY_DEFAULT;
   time_t now = time(0);
   long w, workers = sysconf(_SC_NPROCESSORS_ONLN), me = 0;
   unsigned long i, u;
-  if (chdir(dir) < 0) { perror("chdir"); return 111; }
+  const char *redis = getenv("GREYLIST_REDIS");
+  if (redis && *redis) { rstore = nj_gl_store(&rstores, 0, &pol); workers = 1; }
+  else if (chdir(dir) < 0) { perror("chdir"); return 111; }
   if (workers < 1 || keys < 100) workers = 1;
   if (workers > 8) workers = 8;
   for (w = 1; w < workers; w++) if (!fork()) { me = w; break; }
@@ -114,11 +136,11 @@ static int mk(const char *dir, unsigned long keys, unsigned long users)
     for (u = 0; u < users; u++) {
       snprintf(rcpt, sizeof rcpt, "user%lu@local.test", u);
       if (!nj_tr_tripkey(&k, &c, "<>", rcpt)) return 111;
-      put(&k, now, made);
+      if (rstore) rput(&k, now); else put(&k, now, made);
     }
     snprintf(from, sizeof from, "s@d%lu.test", i);
     if (!nj_tr_pairkey(&k, &c, from)) return 111;
-    put(&k, now, made);
+    if (rstore) rput(&k, now); else put(&k, now, made);
   }
   if (me) _exit(0);
   for (w = 1; w < workers; w++) { int st; if (wait(&st) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) return 111; }
@@ -250,7 +272,7 @@ int main(int argc, char **argv)
 C
 cc -O2 -o "$W/sink" "$W/sink.c" || exit 111
 cc -O2 -std=c99 -D_DEFAULT_SOURCE -Isrc -o "$W/trbench" "$W/trbench.c" src/libnajimi.a \
-  -Wl,-Bstatic -lcdb -lskarnet -Wl,-Bdynamic || exit 111
+  -Wl,-Bstatic -lcdb -lskarnet -Wl,-Bdynamic -lhiredis || exit 111
 TB=$W/trbench
 
 # The qmail tree: one local domain, user0..user(R-1) valid (RCPTCHECK_CDB).
@@ -272,6 +294,31 @@ t0=$(date +%s.%N)
 t1=$(date +%s.%N)
 echo "made $((BIGKEYS * R)) triplets and $BIGKEYS pairs in $(echo "$t1 $t0" | awk '{ printf "%.1f", $1 - $2 }') s"
 sync
+
+# The same two stores in Redis (GREYLIST_REDIS, a private redis-server on
+# a unix socket, no persistence, stopped by PID), when it is installed:
+# the shared-state backend's lookups do not walk a file system.
+RPID=
+trap '[ -z "$RPID" ] || { kill "$RPID" 2> /dev/null; wait "$RPID"; }; [ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT INT TERM
+unset GREYLIST_REDIS GREYLIST_REDIS_PREFIX GREYLIST_REDIS_DB GREYLIST_REDIS_TIMEOUT GREYLIST_REDIS_PASSFILE
+RS=
+if command -v redis-server > /dev/null 2>&1; then
+  printf 'port 0\nunixsocket %s\nunixsocketperm 700\nsave ""\nappendonly no\ndir %s\nlogfile %s\n' \
+    "$W/redis.sock" "$W" "$W/redis.log" > "$W/redis.conf"
+  redis-server "$W/redis.conf" &
+  RPID=$!
+  i=0
+  while [ $i -lt 100 ] && ! redis-cli -s "$W/redis.sock" ping > /dev/null 2>&1; do sleep 0.05; i=$((i+1)); done
+  [ $i -lt 100 ] || { echo "bench/rcptcheck-triplets.sh: redis-server did not start"; exit 111; }
+  RS="unix:$W/redis.sock"
+  GREYLIST_REDIS=$RS GREYLIST_REDIS_PREFIX=s: "$TB" mk - 1 10 || exit 111
+  t0=$(date +%s.%N)
+  GREYLIST_REDIS=$RS GREYLIST_REDIS_PREFIX=b: GREYLIST_REDIS_TIMEOUT=5000 "$TB" mk - "$BIGKEYS" $R || exit 111
+  t1=$(date +%s.%N)
+  echo "made the same in Redis in $(echo "$t1 $t0" | awk '{ printf "%.1f", $1 - $2 }') s ($(redis-cli -s "$W/redis.sock" dbsize) keys)"
+else
+  echo "redis-server is not installed (scripts/install-deps): no Redis runs"
+fi
 
 export PROTO=TCP QMAILHOME="$W/q" RCPTCHECK_CDB="$W/q/valid.cdb" GREYLIST_V4PREFIX=32
 unset RELAYCLIENT TCPREMOTEHOST RCPTCHECK_GREYLIST RCPTCHECK_GREYLIST_LIST GREYLIST_KEY GREYLIST_OBSERVE
@@ -295,6 +342,11 @@ while [ $i -lt "$ROUNDS" ]; do
   best pbig   "$(RCPTCHECK_GREYLIST=$W/big "$TB" run "$N" "$BIGKEYS" $R $R pair "$RC" "$W/sink")"
   best nsmall "$(RCPTCHECK_GREYLIST=$W/small "$TB" run "$N" 1 10 $R null "$RC" "$W/sink")"
   best nbig   "$(RCPTCHECK_GREYLIST=$W/big "$TB" run "$N" "$BIGKEYS" $R $R null "$RC" "$W/sink")"
+  if [ -n "$RS" ]; then
+    best rsmall "$(GREYLIST_REDIS=$RS GREYLIST_REDIS_PREFIX=s: RCPTCHECK_GREYLIST=$W/small "$TB" run "$N" 1 10 $R null "$RC" "$W/sink")"
+    best rbig   "$(GREYLIST_REDIS=$RS GREYLIST_REDIS_PREFIX=b: RCPTCHECK_GREYLIST=$W/big "$TB" run "$N" "$BIGKEYS" $R $R null "$RC" "$W/sink")"
+    best rzero  "$(GREYLIST_REDIS=$RS GREYLIST_REDIS_PREFIX=s: RCPTCHECK_GREYLIST=$W/small "$TB" run "$N" 1 10 0 pair "$RC" "$W/sink")"
+  fi
   least dec_small "$("$TB" decide "$W/small" 100000 1 10)"
   least dec_big "$("$TB" decide "$W/big" 100000 "$BIGKEYS" $R)"
   least fs_small "$("$TB" fsread "$W/small" 100000 1 10)"
@@ -313,6 +365,11 @@ awk -v r=$R -v p="$wall_plain" -v z="$wall_zero" -v ps="$wall_psmall" -v pb="$wa
   printf "the file system alone (open, fstat, fgetxattr, close of the same records): %.1f us with 10 stored, %.1f us with %d: %.2f; the rest of the decision: %.1f us, %.1f us\n", fs / 1000, fb / 1000, k, fb / fs, (ds - fs) / 1000, (db - fb) / 1000
   printf "triplets added per RCPT against rcptcheck without them: learned pair %.1f us (10 stored), %.1f us (%d); null sender %.1f us, %.1f us\n", (ps - p) / r / 1000, (pb - p) / r / 1000, k, (ns - p) / r / 1000, (nb - p) / r / 1000
   printf "rcptcheck session of %d RCPTs with triplets (%d stored) / without: %.2f learned pair, %.2f null sender [cpu: %.2f, %.2f]\n", r, k, pb / p, nb / p, cpb / cp, cnb / cp }'
+
+[ -n "$RS" ] && awk -v r=$R -v z="$wall_rzero" -v s="$wall_rsmall" -v b="$wall_rbig" -v k="$KEYS" \
+    -v cz="$cpu_rzero" -v cs="$cpu_rsmall" -v cb="$cpu_rbig" 'BEGIN {
+  printf "Redis store (GREYLIST_REDIS, unix socket), null sender: per-RCPT %.1f us with 10 stored, %.1f us with %d\n", (s - z) / r / 1000, (b - z) / r / 1000, k
+  printf "triplets per-RCPT cost with %d stored / with 10, null sender, Redis store: %.2f (goal <= 1.2) [cpu: %.2f]\n", k, (b - z) / (s - z), (cb - cz) / (cs - cz) }'
 
 # The same sessions' instructions in rcptcheck itself (callgrind, one
 # session each: user space only, so the file system's part is not in it).
