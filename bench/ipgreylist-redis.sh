@@ -19,21 +19,15 @@ N=${N:-1000}
 ROUNDS=${ROUNDS:-9}
 W=$(mktemp -d "${TMPDIR:-/tmp}/ipgreylist-redis-bench.XXXXXX") || exit 111
 RPID=
-trap '[ -n "$RPID" ] && kill "$RPID" 2> /dev/null; rm -rf "$W"' EXIT INT TERM
+trap '[ -z "$RPID" ] || { kill "$RPID" 2> /dev/null; wait "$RPID"; }; rm -rf "$W"' EXIT INT TERM
 
-printf 'port 0\nunixsocket %s\nunixsocketperm 700\nsave ""\nappendonly no\ndir %s\nlogfile %s\n' \
-  "$W/redis.sock" "$W" "$W/redis.log" > "$W/redis.conf"
-redis-server "$W/redis.conf" &
-RPID=$!
-i=0
-while [ $i -lt 100 ] && ! redis-cli -s "$W/redis.sock" ping > /dev/null 2>&1; do sleep 0.05; i=$((i+1)); done
-[ $i -lt 100 ] || { echo "bench/ipgreylist-redis.sh: redis-server did not start"; exit 111; }
+. bench/redis.lib
+redis_start bench/ipgreylist-redis.sh "$W"
 
 export PROTO=TCP TCPREMOTEIP=10.0.0.1 GREYLIST_V4PREFIX=32
 unset RELAYCLIENT GREYLIST GREYLIST_WHITELIST GREYLIST_ONLY GREYLISTDIR TCPREMOTEHOST GREYLIST_KEY \
   GREYLIST_PATTERNS GREYLIST_REDIS GREYLIST_REDIS_PREFIX GREYLIST_REDIS_DB GREYLIST_REDIS_TIMEOUT \
   GREYLIST_REDIS_PASSFILE GREYLIST_OBSERVE
-RS="unix:$W/redis.sock"
 mkdir -p "$W/state"
 # the key made a regular in each store: new, then promoted at once
 for run in 1 2; do

@@ -32,7 +32,8 @@ N=${N:-1000}
 ROUNDS=${ROUNDS:-9}
 KEYS=${KEYS:-1000000}
 W=$(mktemp -d "${TMPDIR:-/var/tmp}/triplets-bench.XXXXXX") || exit 111
-[ -n "${KEEP:-}" ] || trap 'rm -rf "$W"' EXIT INT TERM
+RPID=
+trap '[ -z "$RPID" ] || { kill "$RPID" 2> /dev/null; wait "$RPID"; }; [ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT INT TERM
 
 cat > "$W/sink.c" <<'C'
 #include <unistd.h>
@@ -298,19 +299,11 @@ sync
 # The same two stores in Redis (GREYLIST_REDIS, a private redis-server on
 # a unix socket, no persistence, stopped by PID), when it is installed:
 # the shared-state backend's lookups do not walk a file system.
-RPID=
-trap '[ -z "$RPID" ] || { kill "$RPID" 2> /dev/null; wait "$RPID"; }; [ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT INT TERM
 unset GREYLIST_REDIS GREYLIST_REDIS_PREFIX GREYLIST_REDIS_DB GREYLIST_REDIS_TIMEOUT GREYLIST_REDIS_PASSFILE
 RS=
 if command -v redis-server > /dev/null 2>&1; then
-  printf 'port 0\nunixsocket %s\nunixsocketperm 700\nsave ""\nappendonly no\ndir %s\nlogfile %s\n' \
-    "$W/redis.sock" "$W" "$W/redis.log" > "$W/redis.conf"
-  redis-server "$W/redis.conf" &
-  RPID=$!
-  i=0
-  while [ $i -lt 100 ] && ! redis-cli -s "$W/redis.sock" ping > /dev/null 2>&1; do sleep 0.05; i=$((i+1)); done
-  [ $i -lt 100 ] || { echo "bench/rcptcheck-triplets.sh: redis-server did not start"; exit 111; }
-  RS="unix:$W/redis.sock"
+  . bench/redis.lib
+  redis_start bench/rcptcheck-triplets.sh "$W"
   GREYLIST_REDIS=$RS GREYLIST_REDIS_PREFIX=s: "$TB" mk - 1 10 || exit 111
   t0=$(date +%s.%N)
   GREYLIST_REDIS=$RS GREYLIST_REDIS_PREFIX=b: GREYLIST_REDIS_TIMEOUT=5000 "$TB" mk - "$BIGKEYS" $R || exit 111
