@@ -64,6 +64,27 @@ wait_for() {
   return 1
 }
 
+# redis_start NAME [DIRECTIVE...]: Debian's redis-server on the private
+# unix socket $T/NAME.sock (no TCP port unless a directive gives one), no
+# persistence, its log $T/NAME.redis; its configuration a file (so that a
+# password is on no command line), each DIRECTIVE one more line of it.
+# Sets RPID and adds it to PIDS (stopped by PID at the end). Ready when it
+# answers PING (redis-cli reads a password from REDISCLI_AUTH, if set).
+redis_start() {
+  local name=$1 d; shift
+  rm -f "$T/$name.sock"
+  {
+    printf 'port 0\nunixsocket %s\nunixsocketperm 700\n' "$T/$name.sock"
+    printf 'save ""\nappendonly no\ndir %s\nlogfile %s\n' "$T" "$T/$name.redis"
+    for d in "$@"; do printf '%s\n' "$d"; done
+  } > "$T/$name.conf"
+  redis-server "$T/$name.conf" &
+  RPID=$!
+  PIDS+=("$RPID")
+  wait_for 100 test -S "$T/$name.sock" &&
+    wait_for 100 sh -c "redis-cli -s '$T/$name.sock' ping 2>/dev/null | grep -q PONG"
+}
+
 # needs_root WHY: the rest of this file needs root (WHY, e.g. "exim -C").
 # As another user the file ends here with status 77 and one line
 # "# skip: needs root (WHY)", which tests/run gathers into its list of

@@ -22,18 +22,6 @@ RC=$SRC/rcptcheck
 export GREYLIST_MIN=2
 unset GREYLIST_REDIS GREYLIST_REDIS_PREFIX GREYLIST_REDIS_DB GREYLIST_REDIS_TIMEOUT GREYLIST_REDIS_PASSFILE GREYLIST_FAILCLOSED GREYLISTDIR
 
-# redis_start NAME: a Redis on $T/NAME.sock only, no persistence; sets RPID.
-redis_start() {
-  local name=$1
-  rm -f "$T/$name.sock"
-  printf 'port 0\nunixsocket %s\nunixsocketperm 700\nsave ""\nappendonly no\ndir %s\nlogfile %s\n' \
-    "$T/$name.sock" "$T" "$T/$name.redis" > "$T/$name.conf"
-  redis-server "$T/$name.conf" &
-  RPID=$!
-  PIDS+=("$RPID")
-  wait_for 100 test -S "$T/$name.sock" &&
-    wait_for 100 sh -c "redis-cli -s '$T/$name.sock' ping 2>/dev/null | grep -q PONG"
-}
 rcli() { redis-cli -s "$T/one.sock" "$@"; }
 value_is() {
   local v; v=$(rcli get "$1")

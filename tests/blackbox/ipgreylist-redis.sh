@@ -14,25 +14,6 @@ EXPIRE=$SRC/ipgreylist-expire
 export GREYLIST_MIN=2
 unset GREYLIST_REDIS GREYLIST_REDIS_PREFIX GREYLIST_REDIS_DB GREYLIST_REDIS_TIMEOUT GREYLIST_REDIS_PASSFILE GREYLIST_FAILCLOSED
 
-# redis_start NAME [DIRECTIVE...]: a Redis on $T/NAME.sock (no TCP port
-# unless a directive gives one), no persistence, its log $T/NAME.redis;
-# its configuration a file (so that a password is on no command line),
-# each DIRECTIVE one more line of it. Sets RPID. Ready when it answers
-# PING (redis-cli reads a password from REDISCLI_AUTH, if set).
-redis_start() {
-  local name=$1 d; shift
-  rm -f "$T/$name.sock"
-  {
-    printf 'port 0\nunixsocket %s\nunixsocketperm 700\n' "$T/$name.sock"
-    printf 'save ""\nappendonly no\ndir %s\nlogfile %s\n' "$T" "$T/$name.redis"
-    for d in "$@"; do printf '%s\n' "$d"; done
-  } > "$T/$name.conf"
-  redis-server "$T/$name.conf" &
-  RPID=$!
-  PIDS+=("$RPID")
-  wait_for 100 test -S "$T/$name.sock" &&
-    wait_for 100 sh -c "redis-cli -s '$T/$name.sock' ping 2>/dev/null | grep -q PONG"
-}
 # rcli NAME ARGS...: redis-cli on that Redis.
 rcli() { local name=$1; shift; redis-cli -s "$T/$name.sock" "$@"; }
 # value_is NAME KEY REGEX: the key's value matches.
