@@ -417,6 +417,83 @@ s.quit()
 PY
 check "python smtplib starttls(): the message arrived" maildir_got "$T/m3"
 
+# The network side as starttlsd reads it: TLS records split into single
+# bytes (the handshake and part of the body: one read may hold less than
+# a record's header), and many records in one write (the rest of the
+# body: one read holds several records). Python's ssl over memory BIOs,
+# so that this client decides where the bytes are cut.
+message "$T/m4" "records cut anywhere" ".a line that starts with a dot" \
+  "$(printf 'x%.0s' $(seq 1 900))" "$(printf 'y%.0s' $(seq 1 900))" "the end"
+check "TLS records cut into bytes and packed many to a write: delivered byte for byte" \
+  timeout 60 python3 - "$PORT" "$T/m4" <<'PY'
+import socket, ssl, sys
+port, msg = int(sys.argv[1]), open(sys.argv[2], "rb").read()
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+buf = b""
+def reply(get):
+    global buf
+    while True:
+        for ln in buf.split(b"\r\n")[:-1]:
+            if len(ln) >= 4 and ln[3:4] == b" ":
+                i = buf.index(ln + b"\r\n") + len(ln) + 2
+                r, buf = buf[:i], buf[i:]
+                return int(ln[:3])
+        d = get()
+        assert d, "connection closed, have %r" % buf
+        buf += d
+plain = lambda: s.recv(65536)
+assert reply(plain) == 220
+s.sendall(b"EHLO client.test\r\n"); assert reply(plain) == 250
+s.sendall(b"STARTTLS\r\n"); assert reply(plain) == 220
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+t = ctx.wrap_bio(inc, out)
+def flush(cut):
+    d = out.read()
+    if cut:
+        for i in range(len(d)): s.sendall(d[i:i + 1])
+    else:
+        s.sendall(d)
+def feed():
+    d = s.recv(65536)
+    assert d, "connection closed in TLS"
+    inc.write(d)
+for _ in range(100):
+    try:
+        t.do_handshake(); break
+    except ssl.SSLWantReadError:
+        flush(True); feed()
+flush(True)
+def secure():
+    for _ in range(100):
+        try:
+            return t.read(65536)
+        except ssl.SSLWantReadError:
+            flush(False); feed()
+    return b""
+def cmd(line, want, cut):
+    for i in range(0, len(line), 3):          # a record every 3 bytes
+        t.write(line[i:i + 3])
+    flush(cut)
+    code = reply(secure)
+    assert code == want, "%r: %d, want %d" % (line, code, want)
+cmd(b"EHLO client.test\r\n", 250, True)
+cmd(b"MAIL FROM:<sender@example.test>\r\n", 250, False)
+cmd(b"RCPT TO:<postmaster@example.test>\r\n", 250, True)
+cmd(b"DATA\r\n", 354, False)
+body = msg.replace(b"\r\n.", b"\r\n..")
+half = len(body) // 2
+for i in range(0, half, 7): t.write(body[i:min(i + 7, half)])
+flush(True)                                   # half of it a byte at a time
+for i in range(half, len(body), 50): t.write(body[i:i + 50])
+cmd(b".\r\n", 250, False)                     # the rest: ~40 records, one write
+cmd(b"QUIT\r\n", 221, True)
+PY
+check "TLS records cut into bytes and packed many to a write: the message arrived" maildir_got "$T/m4"
+
 # ------------------------------------------------------------ the refusal sessions
 GREY=$T/grey
 mkdir -p "$GREY"
