@@ -431,14 +431,15 @@ port, msg = int(sys.argv[1]), open(sys.argv[2], "rb").read()
 s = socket.create_connection(("127.0.0.1", port), timeout=10)
 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 buf = b""
-def reply(get):
+def reply(get):                                # the code of the next whole reply
     global buf
     while True:
-        for ln in buf.split(b"\r\n")[:-1]:
-            if len(ln) >= 4 and ln[3:4] == b" ":
-                i = buf.index(ln + b"\r\n") + len(ln) + 2
-                r, buf = buf[:i], buf[i:]
-                return int(ln[:3])
+        start = 0
+        while (end := buf.find(b"\r\n", start)) >= 0:
+            if buf[start + 3:start + 4] == b" ":
+                code, buf = int(buf[start:start + 3]), buf[end + 2:]
+                return code
+            start = end + 2
         d = get()
         assert d, "connection closed, have %r" % buf
         buf += d
@@ -489,7 +490,7 @@ half = len(body) // 2
 for i in range(0, half, 7): t.write(body[i:min(i + 7, half)])
 flush(True)                                   # half of it a byte at a time
 for i in range(half, len(body), 50): t.write(body[i:i + 50])
-cmd(b".\r\n", 250, False)                     # the rest: ~40 records, one write
+cmd(b".\r\n", 250, False)                     # the rest: ~20 records, one write
 cmd(b"QUIT\r\n", 221, True)
 PY
 check "TLS records cut into bytes and packed many to a write: the message arrived" maildir_got "$T/m4"
