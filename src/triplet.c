@@ -154,7 +154,7 @@ int nj_tr_tripkey(nj_glkey *k, const nj_glkey *client, const char *from, const c
 
 int nj_tr_pairkey(nj_glkey *k, const nj_glkey *client, const char *from)
 {
-  const char *dom = nj_tr_domain(from);
+  const char *dom = strcmp(from, NJ_TR_NULL) ? nj_tr_domain(from) : NJ_TR_NULL;
   if (!dom) return 0;
   return textkey(k, "pair", dom, client_part(client), 0);
 }

@@ -8,8 +8,9 @@
  *
  * A triplet is (client network, sender, recipient):
  *   trip:203.0.113.0/24:sender@example.org:rcpt@example.net
- * a learned pair is (sender domain, client network):
- *   pair:example.org:203.0.113.0/24
+ * a learned pair is (sender domain, client network), the null sender
+ * standing for a domain of its own (its bounces from that network):
+ *   pair:example.org:203.0.113.0/24   pair:<>:203.0.113.0/24
  * each stored under the hex SHA-256 of that text (nj_gl_hashkey). */
 #ifndef NJ_TRIPLET_H
 #define NJ_TRIPLET_H
@@ -45,8 +46,9 @@ extern const char *nj_tr_domain(const char *part);
 
 /* The triplet key of client (a key of nj_gl_client or nj_gl_key, 0 when
  * the client has no usable address: "unknown"), sender and recipient
- * parts; the learned pair of the sender's domain and the client. 1 with
- * k filled; 0 when there is none (a pair for the null sender). */
+ * parts; the learned pair of the sender's domain ("<>" for the null
+ * sender) and the client. 1 with k filled; 0 when there is none (a
+ * sender without a domain). */
 extern int nj_tr_tripkey(nj_glkey *k, const nj_glkey *client, const char *from,
                          const char *rcpt);
 extern int nj_tr_pairkey(nj_glkey *k, const nj_glkey *client, const char *from);

@@ -217,6 +217,24 @@ rcpt <bob@example.test>
 message $T/m3
 quit"
 check "null sender: delivered once" maildir_new 1 "$T/m3"
+check "null sender: its passed triplet teaches the pair (<>, client network)" has_rec "pair:<>:$NET" "^2 regular 0 "
+message "$T/m3b" "a second bounce, to another user"
+maildir_mark
+check "null sender: a bounce to another recipient then passes at once via that pair" client "$PORT" "
+hello
+mail <>
+rcpt <carol@example.test>
+message $T/m3b
+quit
+expect-log $G verdict=pair from=<> rcpt=carol@example\.test pass=pair$"
+check "... delivered once" maildir_new 1 "$T/m3b"
+check "... and no triplet record was made for it" sh -c "! [ -e '$(rec "trip:$NET:<>:carol@example.test")' ]"
+check "the null sender's pair is no other sender's: a new sender from there is still greylisted" client "$PORT" "
+hello
+mail <s8@fresh.test>
+rcpt <carol@example.test> 451
+quit
+expect-log $G verdict=new from=s8@fresh\.test rcpt=carol@example\.test code=451$"
 
 # ------------------------------------------------------------ the lists
 # list LINE: control/greylist-triplets is that line; control's make

@@ -75,7 +75,10 @@ static void test_keys(void)
   CHECK("pair key", nj_tr_pairkey(&k2, &client, "bob@example.org"));
   CHECK_EQ_STR("pair text", k2.text, "pair:example.org:203.0.113.0/24");
   CHECK("pair kind", k2.kind == NJ_GLK_PAIR);
-  CHECK("no pair for the null sender", !nj_tr_pairkey(&k2, &client, "<>"));
+  CHECK("the null sender's pair", nj_tr_pairkey(&k2, &client, "<>"));
+  CHECK_EQ_STR("the null sender's pair text", k2.text, "pair:<>:203.0.113.0/24");
+  CHECK("no pair for a sender without a domain", !nj_tr_pairkey(&k2, &client, "mailer-daemon") &&
+        !nj_tr_pairkey(&k2, &client, "bob@"));
   CHECK("null sender's triplet", nj_tr_tripkey(&k, &client, "<>", "alice@example.test"));
   CHECK_EQ_STR("null sender's triplet text", k.text, "trip:203.0.113.0/24:<>:alice@example.test");
   CHECK("no client address", nj_tr_tripkey(&k, 0, "b@x.example", "a@y.example"));
