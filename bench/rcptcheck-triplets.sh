@@ -1,20 +1,23 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
 # bench/rcptcheck-triplets.sh: triplet greylisting's cost in rcptcheck,
-# measured side by side in one run (interleaved rounds, best of each):
-#  1. per RCPT, with 10 and with 10^6 stored triplets (and a learned pair
-#     per client), for mail that passes: a sender with a learned pair
-#     (one record read for the transaction) and a null sender, whose
-#     every RCPT reads its own regular triplet (no pair for <>); goal
-#     <= 1.2 x between them
-#     (an RCPT's whole cost through rcptcheck: a session of R RCPTs,
-#     100 unless set, minus one of none, both with triplets on, over R:
-#     many RCPTs a session, so that the per-RCPT part stands well above
-#     the fork+exec noise of the session itself); and the triplet
+# measured side by side in one run (interleaved rounds, best of each;
+# the sessions compared in a ratio taken in turn, one of each, so that
+# they see the machine alike):
+#  1. per RCPT, with 10 and with 10^6 stored triplets (and two learned
+#     pairs per client), for mail that passes: a sender with a learned pair
+#     (one record read for the transaction) and a null sender with its
+#     own learned pair (<>, client), the same one read; goal <= 1.2 x
+#     between them
+#     (an RCPT's whole cost through rcptcheck: a session of RR RCPTs,
+#     1000 unless set, minus one of none, both with triplets on, over
+#     RR: many RCPTs a session, so that the per-RCPT part stands well
+#     above the fork+exec noise of the session itself); and the triplet
 #     decision alone, in one process (key, record read, verdict), and
 #     the file system's own part of it (open, fstat, fgetxattr, close
 #     of the same records, no najimi code): what a file per key costs
-#     and the null sender's per-RCPT cost with the same records in Redis
+#     (a sender's RCPTs before its pair is learned); and the null
+#     sender's per-RCPT cost with the same records in Redis
 #     (GREYLIST_REDIS, when redis-server is installed), whose lookup
 #     does not grow with the number of keys stored (wall time: Redis'
 #     own CPU is not a child's)
@@ -22,13 +25,14 @@
 #     rcptcheck without them (RCPTCHECK_GREYLIST unset), same session,
 #     in time and in instructions (callgrind, when valgrind is there)
 # A session is fork+exec of rcptcheck before a minimal SMTP sink, over
-# pipes: HELO, MAIL, R pipelined RCPTs, QUIT; each from another client address
-# (TCPREMOTEIP) and sender, so that each RCPT reads other records.
+# pipes: HELO, MAIL, RR pipelined RCPTs, QUIT; each from another client
+# address (TCPREMOTEIP) and sender, so that each session reads other
+# records.
 # Wall and CPU time (user + system of the children) per session.
-# Run after "make": bench/rcptcheck-triplets.sh (N, ROUNDS, KEYS, R may be set).
+# Run after "make": bench/rcptcheck-triplets.sh (N, ROUNDS, KEYS, R, RR may be set).
 cd "$(dirname "$0")/.." || exit 111
 [ -x src/rcptcheck ] && [ -f src/libnajimi.a ] || { echo "bench/rcptcheck-triplets.sh: run make first"; exit 111; }
-N=${N:-1000}
+N=${N:-200}
 ROUNDS=${ROUNDS:-9}
 KEYS=${KEYS:-1000000}
 W=$(mktemp -d "${TMPDIR:-/var/tmp}/triplets-bench.XXXXXX") || exit 111
@@ -57,12 +61,14 @@ C
 
 # trbench: "mk DIR KEYS USERS" writes, for each of KEYS clients (IP =
 # 10.0.0.0 + key, one key per address), USERS regular triplets
-# trip:IP:<>:userU@local.test and one regular pair pair:dKEY.test:IP, as
-# rcptcheck lays them out, one process per CPU. "run N KEYS USERS R
-# pair|null prog..." runs N sessions through prog, session i from the
-# client of key i*7919 % KEYS, MAIL FROM:<s@dKEY.test> (pair) or <>
-# (null), then R pipelined RCPTs to userJ@local.test, J = 0..R-1 modulo
-# USERS, and QUIT; prints the mean wall and CPU time per session in ns.
+# trip:IP:<>:userU@local.test and two regular pairs, pair:dKEY.test:IP
+# and the null sender's pair:<>:IP, as rcptcheck lays them out, one
+# process per CPU. "run N KEYS USERS R pair|null prog..." runs N
+# sessions through prog, session i from the client of key i*7919 % KEYS,
+# MAIL FROM:<s@dKEY.test> (pair) or <> (null), then R pipelined RCPTs to
+# userJ@local.test, J = 0..R-1 modulo USERS, and QUIT; prints the mean
+# wall and CPU time per session in ns. "cmp" (below) takes sessions of
+# two stores in turn.
 cat > "$W/trbench.c" <<'C'
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +80,8 @@ cat > "$W/trbench.c" <<'C'
 #include <sys/wait.h>
 #include <sys/resource.h>
 #include <sys/xattr.h>
+#include <poll.h>
+#include <errno.h>
 #include "najimi.h"
 #include "greylist.h"
 #include "triplet.h"
@@ -142,25 +150,30 @@ static int mk(const char *dir, unsigned long keys, unsigned long users)
     snprintf(from, sizeof from, "s@d%lu.test", i);
     if (!nj_tr_pairkey(&k, &c, from)) return 111;
     if (rstore) rput(&k, now); else put(&k, now, made);
+    if (!nj_tr_pairkey(&k, &c, "<>")) return 111;
+    if (rstore) rput(&k, now); else put(&k, now, made);
   }
   if (me) _exit(0);
   for (w = 1; w < workers; w++) { int st; if (wait(&st) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) return 111; }
   return 0;
 }
-static int session(unsigned long key, unsigned long users, unsigned long rcpts, int null, char **argv)
+/* One session: the commands written as the replies are read (poll),
+ * so that neither pipe fills while the other waits. */
+static char cmd[64 + 48 * 5000];
+static int session(unsigned long key, unsigned long users, unsigned long rcpts, int null, const char *env, char **argv)
 {
-  char ip[NJ_IPFMT + 1], s[8192], junk[4096];
+  char ip[NJ_IPFMT + 1], junk[4096];
   nj_glkey c;
-  int a[2], b[2], st;
+  int a[2], b[2], st, open_in = 1;
   pid_t p;
-  size_t n;
+  size_t n, done = 0;
   unsigned long j;
   client(key, &c, ip);
-  if (null) n = (size_t)snprintf(s, sizeof s, "HELO b\r\nMAIL FROM:<>\r\n");
-  else n = (size_t)snprintf(s, sizeof s, "HELO b\r\nMAIL FROM:<s@d%lu.test>\r\n", key);
-  for (j = 0; j < rcpts && n < sizeof s - 64; j++)
-    n += (size_t)snprintf(s + n, sizeof s - n, "RCPT TO:<user%lu@local.test>\r\n", j % users);
-  n += (size_t)snprintf(s + n, sizeof s - n, "QUIT\r\n");
+  if (null) n = (size_t)snprintf(cmd, sizeof cmd, "HELO b\r\nMAIL FROM:<>\r\n");
+  else n = (size_t)snprintf(cmd, sizeof cmd, "HELO b\r\nMAIL FROM:<s@d%lu.test>\r\n", key);
+  for (j = 0; j < rcpts && n < sizeof cmd - 96; j++)
+    n += (size_t)snprintf(cmd + n, sizeof cmd - n, "RCPT TO:<user%lu@local.test>\r\n", j % users);
+  n += (size_t)snprintf(cmd + n, sizeof cmd - n, "QUIT\r\n");
   if (pipe(a) || pipe(b)) return 111;
   p = fork();
   if (p < 0) return 111;
@@ -169,20 +182,35 @@ static int session(unsigned long key, unsigned long users, unsigned long rcpts, 
     dup2(a[0], 0); dup2(b[1], 1); if (fd >= 0) dup2(fd, 2);
     close(a[0]); close(a[1]); close(b[0]); close(b[1]);
     setenv("TCPREMOTEIP", ip, 1);
+    if (env) { /* "VAR=value VAR=value": this session's own */
+      char *e = strdup(env), *t;
+      for (t = strtok(e, " "); t; t = strtok(0, " ")) putenv(t);
+    }
     execvp(argv[0], argv);
     _exit(127);
   }
   close(a[0]); close(b[1]);
-  if (write(a[1], s, n) != (ssize_t)n) return 111;
-  close(a[1]);
-  while (read(b[0], junk, sizeof junk) > 0) {}
+  fcntl(a[1], F_SETFL, O_NONBLOCK);
+  for (;;) {
+    struct pollfd pf[2] = { { b[0], POLLIN, 0 }, { open_in ? a[1] : -1, POLLOUT, 0 } };
+    if (poll(pf, 2, 10000) <= 0) return 111;
+    if (pf[1].revents) {
+      ssize_t w = write(a[1], cmd + done, n - done);
+      if (w < 0 && errno != EAGAIN) return 111;
+      if (w > 0) done += (size_t)w;
+      if (done == n) { close(a[1]); open_in = 0; }
+    }
+    if (pf[0].revents && read(b[0], junk, sizeof junk) <= 0) break;
+  }
+  if (open_in) close(a[1]);
   close(b[0]);
   if (waitpid(p, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) { fprintf(stderr, "trbench: %s failed\n", argv[0]); return 111; }
   return 0;
 }
-/* What rcptcheck does for a null sender's RCPT, in one process: the
- * triplet's key (SHA-256), then nj_gl_decide over the file store (a
- * regular: one read, nothing written). n decisions, the client key and
+/* What rcptcheck does for an RCPT whose triplet it reads (a sender
+ * whose pair is not learned yet), in one process: the triplet's key
+ * (SHA-256), then nj_gl_decide over the file store (a regular: one
+ * read, nothing written). n decisions, the client key and
  * user as in run; the mean ns per decision. */
 static int decide(const char *dir, unsigned long n, unsigned long keys, unsigned long users)
 {
@@ -244,6 +272,43 @@ static int fsread(const char *dir, unsigned long n, unsigned long keys, unsigned
   close(d);
   return 0;
 }
+/* "cmp N RCPTS pair|null ENVA KEYSA USERSA ENVB KEYSB USERSB prog...":
+ * N times in turn a session of no RCPT (A's), one of RCPTS in A, one in
+ * B (ENV: that session's "VAR=value..."), so that the three see the
+ * machine alike; the mean wall and CPU ns of each: "z z a a b b". */
+static double ns(const struct timespec *a, const struct timespec *b)
+{
+  return (b->tv_sec - a->tv_sec) * 1e9 + (b->tv_nsec - a->tv_nsec);
+}
+static double cpuns(const struct rusage *a, const struct rusage *b)
+{
+  return (b->ru_utime.tv_sec + b->ru_stime.tv_sec - a->ru_utime.tv_sec - a->ru_stime.tv_sec) * 1e9 +
+    (b->ru_utime.tv_usec + b->ru_stime.tv_usec - a->ru_utime.tv_usec - a->ru_stime.tv_usec) * 1e3;
+}
+static int cmp(char **argv)
+{
+  unsigned long n = strtoul(argv[2], 0, 10), rcpts = strtoul(argv[3], 0, 10), i;
+  unsigned long keys[2] = { strtoul(argv[6], 0, 10), strtoul(argv[9], 0, 10) };
+  unsigned long users[2] = { strtoul(argv[7], 0, 10), strtoul(argv[10], 0, 10) };
+  const char *env[2] = { argv[5], argv[8] };
+  int null = !strcmp(argv[4], "null"), j;
+  double wall[3] = { 0, 0, 0 }, cpu[3] = { 0, 0, 0 };
+  for (i = 0; i < n; i++)
+    for (j = 0; j < 3; j++) {
+      int s = j ? j - 1 : 0;
+      struct timespec t0, t1;
+      struct rusage r0, r1;
+      getrusage(RUSAGE_CHILDREN, &r0);
+      clock_gettime(CLOCK_MONOTONIC, &t0);
+      if (session(i * 7919UL % keys[s], users[s], j ? rcpts : 0, null, env[s], argv + 11)) return 111;
+      clock_gettime(CLOCK_MONOTONIC, &t1);
+      getrusage(RUSAGE_CHILDREN, &r1);
+      wall[j] += ns(&t0, &t1);
+      cpu[j] += cpuns(&r0, &r1);
+    }
+  printf("%.0f %.0f %.0f %.0f %.0f %.0f\n", wall[0] / n, cpu[0] / n, wall[1] / n, cpu[1] / n, wall[2] / n, cpu[2] / n);
+  return 0;
+}
 int main(int argc, char **argv)
 {
   if (argc == 6 && !strcmp(argv[1], "decide"))
@@ -259,7 +324,7 @@ int main(int argc, char **argv)
     struct rusage r0, r1;
     getrusage(RUSAGE_CHILDREN, &r0);
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (i = 0; i < n; i++) if (session(i * 7919UL % keys, users, rcpts, null, argv + 7)) return 111;
+    for (i = 0; i < n; i++) if (session(i * 7919UL % keys, users, rcpts, null, 0, argv + 7)) return 111;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     getrusage(RUSAGE_CHILDREN, &r1);
     printf("%.0f %.0f\n", ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / n,
@@ -267,7 +332,9 @@ int main(int argc, char **argv)
        (r1.ru_utime.tv_usec + r1.ru_stime.tv_usec - r0.ru_utime.tv_usec - r0.ru_stime.tv_usec) * 1e3) / n);
     return 0;
   }
-  fprintf(stderr, "usage: trbench mk DIR KEYS USERS | trbench run N KEYS USERS RCPTS pair|null prog... | trbench decide DIR N KEYS USERS\n");
+  if (argc >= 11 && !strcmp(argv[1], "cmp")) return cmp(argv);
+  fprintf(stderr, "usage: trbench mk DIR KEYS USERS | trbench run N KEYS USERS RCPTS pair|null prog... |"
+          " trbench cmp N RCPTS pair|null ENVA KEYSA USERSA ENVB KEYSB USERSB prog... | trbench decide DIR N KEYS USERS\n");
   return 100;
 }
 C
@@ -275,15 +342,25 @@ cc -O2 -o "$W/sink" "$W/sink.c" || exit 111
 cc -O2 -std=c99 -D_DEFAULT_SOURCE -Isrc -o "$W/trbench" "$W/trbench.c" src/libnajimi.a \
   -Wl,-Bstatic -lcdb -lskarnet -Wl,-Bdynamic -lhiredis || exit 111
 TB=$W/trbench
+# The measured runs on one CPU (taskset, when there): client, rcptcheck and
+# the sink then take turns the same way each session, not by chance of
+# which CPU each wakes on.
+PIN=; command -v taskset > /dev/null 2>&1 && PIN="taskset -c 0"
 
 # The qmail tree: one local domain, user0..user(R-1) valid (RCPTCHECK_CDB).
-# Small: 10 triplets (one client, 10 users) and its pair; big: KEYS
-# triplets (KEYS/R clients, R users each) and a pair per client. A
-# session's R RCPTs read R records: in the small store the same 10 over
-# and over (hot), in the big one R distinct records nobody read lately.
+# Small: 10 triplets (one client, 10 users) and its two pairs; big: KEYS
+# triplets (KEYS/R clients, R users each) and two pairs per client. A
+# session reads its pair, the triplet reads (decide, fsread) R records:
+# in the small store the same over and over (hot), in the big one
+# records nobody read lately.
 R=${R:-100}
 case $R in ''|*[!0-9]*) echo "bench/rcptcheck-triplets.sh: R must be a number"; exit 100;; esac
 [ "$R" -ge 10 ] && [ "$R" -le 120 ] || { echo "bench/rcptcheck-triplets.sh: R must be 10..120"; exit 100; }
+# RR RCPTs a measured session (to user0..user(R-1) in turn): many, so
+# that the per-RCPT part stands well above the fork+exec noise.
+RR=${RR:-1000}
+case $RR in ''|*[!0-9]*) echo "bench/rcptcheck-triplets.sh: RR must be a number"; exit 100;; esac
+[ "$RR" -ge "$R" ] && [ "$RR" -le 5000 ] || { echo "bench/rcptcheck-triplets.sh: RR must be R..5000"; exit 100; }
 BIGKEYS=$((KEYS / R))
 mkdir -p "$W/q/control" "$W/small" "$W/big"
 echo local.test > "$W/q/control/locals"
@@ -293,7 +370,7 @@ src/rcptcheck-cdb "$W/q/valid" "$W/q/valid.cdb" || exit 111
 t0=$(date +%s.%N)
 "$TB" mk "$W/big" "$BIGKEYS" $R || exit 111
 t1=$(date +%s.%N)
-echo "made $((BIGKEYS * R)) triplets and $BIGKEYS pairs in $(echo "$t1 $t0" | awk '{ printf "%.1f", $1 - $2 }') s"
+echo "made $((BIGKEYS * R)) triplets and $((BIGKEYS * 2)) pairs in $(echo "$t1 $t0" | awk '{ printf "%.1f", $1 - $2 }') s"
 sync
 
 # The same two stores in Redis (GREYLIST_REDIS, a private redis-server on
@@ -322,6 +399,10 @@ best() { # name "wall cpu": the minimum of each in $wall_NAME, $cpu_NAME
   eval "cur=\${cpu_$1:-}"
   if [ -z "$cur" ] || [ "$3" -lt "$cur" ]; then eval "cpu_$1=$3"; fi
 }
+three() { # A B C "wall cpu wall cpu wall cpu": best of each pair, in turn
+  set -- "$1" "$2" "$3" $4
+  best "$1" "$4 $5"; best "$2" "$6 $7"; best "$3" "$8 $9"
+}
 least() { # name value: the minimum in $NAME
   eval "cur=\${$1:-}"
   if [ -z "$cur" ] || [ "$2" -lt "$cur" ]; then eval "$1=$2"; fi
@@ -329,16 +410,12 @@ least() { # name value: the minimum in $NAME
 RC=src/rcptcheck
 i=0
 while [ $i -lt "$ROUNDS" ]; do
-  best plain  "$("$TB" run "$N" 1 10 $R pair "$RC" "$W/sink")"
-  best zero   "$(RCPTCHECK_GREYLIST=$W/small "$TB" run "$N" 1 10 0 pair "$RC" "$W/sink")"
-  best psmall "$(RCPTCHECK_GREYLIST=$W/small "$TB" run "$N" 1 10 $R pair "$RC" "$W/sink")"
-  best pbig   "$(RCPTCHECK_GREYLIST=$W/big "$TB" run "$N" "$BIGKEYS" $R $R pair "$RC" "$W/sink")"
-  best nsmall "$(RCPTCHECK_GREYLIST=$W/small "$TB" run "$N" 1 10 $R null "$RC" "$W/sink")"
-  best nbig   "$(RCPTCHECK_GREYLIST=$W/big "$TB" run "$N" "$BIGKEYS" $R $R null "$RC" "$W/sink")"
+  best plain  "$($PIN "$TB" run "$N" 1 10 $RR pair "$RC" "$W/sink")"
+  three zero psmall pbig "$($PIN "$TB" cmp "$N" $RR pair "RCPTCHECK_GREYLIST=$W/small" 1 10 "RCPTCHECK_GREYLIST=$W/big" "$BIGKEYS" $R "$RC" "$W/sink")"
+  three zero nsmall nbig "$($PIN "$TB" cmp "$N" $RR null "RCPTCHECK_GREYLIST=$W/small" 1 10 "RCPTCHECK_GREYLIST=$W/big" "$BIGKEYS" $R "$RC" "$W/sink")"
   if [ -n "$RS" ]; then
-    best rsmall "$(GREYLIST_REDIS=$RS GREYLIST_REDIS_PREFIX=s: RCPTCHECK_GREYLIST=$W/small "$TB" run "$N" 1 10 $R null "$RC" "$W/sink")"
-    best rbig   "$(GREYLIST_REDIS=$RS GREYLIST_REDIS_PREFIX=b: RCPTCHECK_GREYLIST=$W/big "$TB" run "$N" "$BIGKEYS" $R $R null "$RC" "$W/sink")"
-    best rzero  "$(GREYLIST_REDIS=$RS GREYLIST_REDIS_PREFIX=s: RCPTCHECK_GREYLIST=$W/small "$TB" run "$N" 1 10 0 pair "$RC" "$W/sink")"
+    three rzero rsmall rbig "$(GREYLIST_REDIS=$RS $PIN "$TB" cmp "$N" $RR null "RCPTCHECK_GREYLIST=$W/small GREYLIST_REDIS_PREFIX=s:" 1 10 \
+      "RCPTCHECK_GREYLIST=$W/big GREYLIST_REDIS_PREFIX=b:" "$BIGKEYS" $R "$RC" "$W/sink")"
   fi
   least dec_small "$("$TB" decide "$W/small" 100000 1 10)"
   least dec_big "$("$TB" decide "$W/big" 100000 "$BIGKEYS" $R)"
@@ -346,20 +423,20 @@ while [ $i -lt "$ROUNDS" ]; do
   least fs_big "$("$TB" fsread "$W/big" 100000 "$BIGKEYS" $R)"
   i=$((i+1))
 done
-echo "wall ns per session of $R RCPTs: without triplets $wall_plain; with triplets: no RCPT $wall_zero; learned pair, 10 stored $wall_psmall, $KEYS stored $wall_pbig; null sender, 10 stored $wall_nsmall, $KEYS stored $wall_nbig"
-echo "cpu ns per session of $R RCPTs:  without triplets $cpu_plain; with triplets: no RCPT $cpu_zero; learned pair, 10 stored $cpu_psmall, $KEYS stored $cpu_pbig; null sender, 10 stored $cpu_nsmall, $KEYS stored $cpu_nbig"
-awk -v r=$R -v p="$wall_plain" -v z="$wall_zero" -v ps="$wall_psmall" -v pb="$wall_pbig" -v ns="$wall_nsmall" -v nb="$wall_nbig" \
+echo "wall ns per session of $RR RCPTs: without triplets $wall_plain; with triplets: no RCPT $wall_zero; learned pair, 10 stored $wall_psmall, $KEYS stored $wall_pbig; null sender, 10 stored $wall_nsmall, $KEYS stored $wall_nbig"
+echo "cpu ns per session of $RR RCPTs:  without triplets $cpu_plain; with triplets: no RCPT $cpu_zero; learned pair, 10 stored $cpu_psmall, $KEYS stored $cpu_pbig; null sender, 10 stored $cpu_nsmall, $KEYS stored $cpu_nbig"
+awk -v r=$RR -v p="$wall_plain" -v z="$wall_zero" -v ps="$wall_psmall" -v pb="$wall_pbig" -v ns="$wall_nsmall" -v nb="$wall_nbig" \
     -v cp="$cpu_plain" -v cz="$cpu_zero" -v cps="$cpu_psmall" -v cpb="$cpu_pbig" -v cns="$cpu_nsmall" -v cnb="$cpu_nbig" \
     -v ds="$dec_small" -v db="$dec_big" -v fs="$fs_small" -v fb="$fs_big" -v k="$KEYS" 'BEGIN {
   printf "per-RCPT cost with triplets on (session with %d RCPTs minus one with none, / %d): learned pair %.1f us with 10 stored, %.1f us with %d; null sender %.1f us, %.1f us\n", r, r, (ps - z) / r / 1000, (pb - z) / r / 1000, k, (ns - z) / r / 1000, (nb - z) / r / 1000
   printf "triplets per-RCPT cost with %d stored / with 10, learned pair: %.2f (goal <= 1.2) [cpu: %.2f]\n", k, (pb - z) / (ps - z), (cpb - cz) / (cps - cz)
   printf "triplets per-RCPT cost with %d stored / with 10, null sender: %.2f (goal <= 1.2) [cpu: %.2f]\n", k, (nb - z) / (ns - z), (cnb - cz) / (cns - cz)
-  printf "the triplet decision alone (key, read, verdict; in one process): %.1f us with 10 stored, %.1f us with %d: %.2f\n", ds / 1000, db / 1000, k, db / ds
+  printf "a triplet read before its pair is learned: the decision alone (key, read, verdict; in one process): %.1f us with 10 stored, %.1f us with %d: %.2f\n", ds / 1000, db / 1000, k, db / ds
   printf "the file system alone (open, fstat, fgetxattr, close of the same records): %.1f us with 10 stored, %.1f us with %d: %.2f; the rest of the decision: %.1f us, %.1f us\n", fs / 1000, fb / 1000, k, fb / fs, (ds - fs) / 1000, (db - fb) / 1000
   printf "triplets added per RCPT against rcptcheck without them: learned pair %.1f us (10 stored), %.1f us (%d); null sender %.1f us, %.1f us\n", (ps - p) / r / 1000, (pb - p) / r / 1000, k, (ns - p) / r / 1000, (nb - p) / r / 1000
   printf "rcptcheck session of %d RCPTs with triplets (%d stored) / without: %.2f learned pair, %.2f null sender [cpu: %.2f, %.2f]\n", r, k, pb / p, nb / p, cpb / cp, cnb / cp }'
 
-[ -n "$RS" ] && awk -v r=$R -v z="$wall_rzero" -v s="$wall_rsmall" -v b="$wall_rbig" -v k="$KEYS" \
+[ -n "$RS" ] && awk -v r=$RR -v z="$wall_rzero" -v s="$wall_rsmall" -v b="$wall_rbig" -v k="$KEYS" \
     -v cz="$cpu_rzero" -v cs="$cpu_rsmall" -v cb="$cpu_rbig" 'BEGIN {
   printf "Redis store (GREYLIST_REDIS, unix socket), null sender: per-RCPT %.1f us with 10 stored, %.1f us with %d\n", (s - z) / r / 1000, (b - z) / r / 1000, k
   printf "triplets per-RCPT cost with %d stored / with 10, null sender, Redis store: %.2f (goal <= 1.2) [cpu: %.2f]\n", k, (b - z) / (s - z), (cb - cz) / (cs - cz) }'
