@@ -11,7 +11,9 @@
 #  2. the decision cost (regulars, many different keys) with 10^6 stored
 #     keys, against 10 stored keys, for each kind; goal <= 1.2 x
 #  3. ipgreylist-expire over 10^6 files (a quarter of them stale); goal <= 30 s
-# Wall and CPU time: interleaved rounds of fork+exec, best round of each kept.
+# Wall and CPU time: rounds of fork+exec, the programs compared taken in
+# turn, one run of each (so that all see the machine alike), best round
+# of each kept.
 # Run after "make": bench/ipgreylist.sh (N, ROUNDS and KEYS may be set).
 cd "$(dirname "$0")/.." || exit 111
 [ -x src/ipgreylist ] && [ -x src/ipgreylist-expire ] || { echo "bench/ipgreylist.sh: run make first"; exit 111; }
@@ -57,6 +59,88 @@ static void keyof(unsigned long i, int byname, nj_glkey *k)
   if (!byname) { ipof(i, &ip); nj_gl_key(k, &ip, 32, 64); return; }
   snprintf(text, sizeof text, "name:d%lu.example", i);
   if (!nj_gl_hashkey(k, text, strlen(text))) exit(111);
+}
+/* Run i of "run" or "cmp": prog with TCPREMOTEIP (and for name keys
+ * TCPREMOTEHOST) of a regular key among keys, env set, waited for. */
+static int spawn(unsigned long i, unsigned long keys, int byname, char *env, char **prog)
+{
+  unsigned long regs = (keys + 3) / 4;
+  int st;
+  pid_t p = fork();
+  if (p < 0) { perror("fork"); return 111; }
+  if (!p) {
+    nj_ip ip; char s[NJ_IPFMT];
+    int fd = open("/dev/null", O_RDWR);
+    unsigned long key = (i * 7919UL % regs) * 4;
+    if (fd >= 0) { dup2(fd, 0); dup2(fd, 2); }
+    ipof(byname ? i : key, &ip);
+    nj_ip_fmt(s, &ip);
+    setenv("TCPREMOTEIP", s, 1);
+    if (byname) {
+      char host[64];
+      snprintf(host, sizeof host, "mx1.d%lu.example", key);
+      setenv("TCPREMOTEHOST", host, 1);
+    }
+    if (env) putenv(env);
+    execvp(prog[0], prog);
+    _exit(127);
+  }
+  if (waitpid(p, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
+    fprintf(stderr, "glbench: %s failed\n", prog[0]);
+    return 111;
+  }
+  return 0;
+}
+/* "cmp N GROUP ; GROUP ; ...", a GROUP "KEYS ip|name ENV prog...", ENV
+ * "-" or VAR=value for that program only: N times one run of each
+ * group, as "run" makes it, in a shuffled order, so that all see the
+ * machine alike;
+ * prints each group's mean wall and CPU ns per run, "w c w c ...". */
+#define GROUPS 8
+static unsigned long rnd(void)
+{
+  static unsigned long x = 88172645463325252UL;
+  x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+  return x;
+}
+static int cmp(int argc, char **argv)
+{
+  unsigned long n = strtoul(argv[2], 0, 10), i, keys[GROUPS];
+  char **prog[GROUPS], *env[GROUPS];
+  int byname[GROUPS], g = 0, j, k, a = 3;
+  double wall[GROUPS] = { 0 }, cpu[GROUPS] = { 0 };
+  while (a + 3 < argc && g < GROUPS) {
+    keys[g] = strtoul(argv[a], 0, 10);
+    byname[g] = !strcmp(argv[a + 1], "name");
+    env[g] = strcmp(argv[a + 2], "-") ? argv[a + 2] : 0;
+    prog[g++] = argv + a + 3;
+    for (a += 3; a < argc && strcmp(argv[a], ";"); a++) {}
+    if (a < argc) argv[a++] = 0;
+  }
+  for (i = 0; i < n; i++) {
+    int order[GROUPS];
+    for (j = 0; j < g; j++) order[j] = j;
+    for (j = g - 1; j > 0; j--) { /* a new order each time: none always runs after the same one */
+      int k = (int)(rnd() % (unsigned long)(j + 1)), t = order[j];
+      order[j] = order[k]; order[k] = t;
+    }
+    for (k = 0; k < g; k++) {
+      struct timespec t0, t1;
+      struct rusage r0, r1;
+      j = order[k];
+      getrusage(RUSAGE_CHILDREN, &r0);
+      clock_gettime(CLOCK_MONOTONIC, &t0);
+      if (spawn(i, keys[j], byname[j], env[j], prog[j])) return 111;
+      clock_gettime(CLOCK_MONOTONIC, &t1);
+      getrusage(RUSAGE_CHILDREN, &r1);
+      wall[j] += (t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec);
+      cpu[j] += (r1.ru_utime.tv_sec + r1.ru_stime.tv_sec - r0.ru_utime.tv_sec - r0.ru_stime.tv_sec) * 1e9 +
+        (r1.ru_utime.tv_usec + r1.ru_stime.tv_usec - r0.ru_utime.tv_usec - r0.ru_stime.tv_usec) * 1e3;
+    }
+  }
+  for (j = 0; j < g; j++) printf("%s%.0f %.0f", j ? " " : "", wall[j] / n, cpu[j] / n);
+  printf("\n");
+  return 0;
 }
 int main(int argc, char **argv)
 {
@@ -107,35 +191,11 @@ int main(int argc, char **argv)
     int byname = !strcmp(argv[4], "name");
     struct timespec a, b;
     struct rusage ra, rb;
-    unsigned long keys = strtoul(argv[3], 0, 10), regs = (keys + 3) / 4;
+    unsigned long keys = strtoul(argv[3], 0, 10);
     n = strtoul(argv[2], 0, 10);
     getrusage(RUSAGE_CHILDREN, &ra);
     clock_gettime(CLOCK_MONOTONIC, &a);
-    for (i = 0; i < n; i++) {
-      int st;
-      pid_t p = fork();
-      if (p < 0) { perror("fork"); return 111; }
-      if (!p) {
-        nj_ip ip; char s[NJ_IPFMT];
-        int fd = open("/dev/null", O_RDWR);
-        if (fd >= 0) { dup2(fd, 0); dup2(fd, 2); }
-        unsigned long key = (i * 7919UL % regs) * 4;
-        ipof(byname ? i : key, &ip);
-        nj_ip_fmt(s, &ip);
-        setenv("TCPREMOTEIP", s, 1);
-        if (byname) {
-          char host[64];
-          snprintf(host, sizeof host, "mx1.d%lu.example", key);
-          setenv("TCPREMOTEHOST", host, 1);
-        }
-        execvp(argv[5], argv + 5);
-        _exit(127);
-      }
-      if (waitpid(p, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
-        fprintf(stderr, "glbench: %s failed\n", argv[5]);
-        return 111;
-      }
-    }
+    for (i = 0; i < n; i++) if (spawn(i, keys, byname, 0, argv + 5)) return 111;
     clock_gettime(CLOCK_MONOTONIC, &b);
     getrusage(RUSAGE_CHILDREN, &rb);
     printf("%.0f %.0f\n", ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / n,
@@ -143,7 +203,8 @@ int main(int argc, char **argv)
        (rb.ru_utime.tv_usec + rb.ru_stime.tv_usec - ra.ru_utime.tv_usec - ra.ru_stime.tv_usec) * 1e3) / n);
     return 0;
   }
-  fprintf(stderr, "usage: glbench mk DIR N ip|name | glbench run N KEYS ip|name prog...\n");
+  if (argc >= 7 && !strcmp(argv[1], "cmp")) return cmp(argc, argv);
+  fprintf(stderr, "usage: glbench mk DIR N ip|name | glbench run N KEYS ip|name prog... | glbench cmp N KEYS ip|name ENV prog... [; ...]\n");
   return 100;
 }
 C
@@ -185,13 +246,13 @@ best() { # name "wall cpu": keep the minimum of each in $wall_NAME, $cpu_NAME
 }
 i=0
 while [ $i -lt "$ROUNDS" ]; do
-  best true   "$("$GB" run "$N" 10 ip /bin/true)"
-  best rbl    "$(RBLSMTPD= "$GB" run "$N" 10 ip rblsmtpd /bin/true)"
-  best floor  "$("$GB" run "$N" 10 ip "$W/execonly" /bin/true)"
-  best small  "$("$GB" run "$N" 10 ip src/ipgreylist -d "$W/small" /bin/true)"
-  best big    "$("$GB" run "$N" "$KEYS" ip src/ipgreylist -d "$W/big" /bin/true)"
-  best nsmall "$("$GB" run "$N" 10 name src/ipgreylist -d "$W/nsmall" /bin/true)"
-  best nbig   "$("$GB" run "$N" "$KEYS" name src/ipgreylist -d "$W/nbig" /bin/true)"
+  set -- $("$GB" cmp "$N" 10 ip - /bin/true \; 10 ip RBLSMTPD= rblsmtpd /bin/true \; \
+    10 ip - "$W/execonly" /bin/true \; 10 ip - src/ipgreylist -d "$W/small" /bin/true \; \
+    "$KEYS" ip - src/ipgreylist -d "$W/big" /bin/true \; 10 name - src/ipgreylist -d "$W/nsmall" /bin/true \; \
+    "$KEYS" name - src/ipgreylist -d "$W/nbig" /bin/true)
+  [ $# = 14 ] || { echo "bench/ipgreylist.sh: a run failed"; exit 111; }
+  best true "$1 $2"; best rbl "$3 $4"; best floor "$5 $6"; best small "$7 $8"
+  best big "$9 ${10}"; best nsmall "${11} ${12}"; best nbig "${13} ${14}"
   i=$((i+1))
 done
 echo "wall ns per session: /bin/true $wall_true, rblsmtpd $wall_rbl, exec only $wall_floor, ipgreylist ip key (10 keys) $wall_small, ($KEYS keys) $wall_big, name key (10 keys) $wall_nsmall, ($KEYS keys) $wall_nbig"
