@@ -27,10 +27,11 @@ trap 'rm -rf "$W"' EXIT INT TERM
 # glbench: "mk DIR N ip|name" writes N state files the way ipgreylist
 # lays them out (ip: keys 10.0.0.0 + i; name: keys name:dI.example; i%4 =
 # 0,1 regular, 2 pending, 3 pending two days old), quickly, one process
-# per CPU; "run N KEYS ip|name prog..." fork+execs prog N times, each with
-# TCPREMOTEIP (and for name, TCPREMOTEHOST=mx1.dI.example) set to a
-# different regular key, and prints the mean wall time and the mean CPU
-# time (user + system, of the children) per run in nanoseconds.
+# per CPU; "cmp N KEYS ip|name ENV prog... [; KEYS ...]" fork+execs
+# each prog N times, in turn, each run with TCPREMOTEIP (and for name,
+# TCPREMOTEHOST=mx1.dI.example) set to a different regular key, and
+# prints each one's mean wall time and mean CPU time (user + system, of
+# the children) per run in nanoseconds.
 cat > "$W/glbench.c" <<'C'
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +61,7 @@ static void keyof(unsigned long i, int byname, nj_glkey *k)
   snprintf(text, sizeof text, "name:d%lu.example", i);
   if (!nj_gl_hashkey(k, text, strlen(text))) exit(111);
 }
-/* Run i of "run" or "cmp": prog with TCPREMOTEIP (and for name keys
+/* Run i of a program of "cmp": prog with TCPREMOTEIP (and for name keys
  * TCPREMOTEHOST) of a regular key among keys, env set, waited for. */
 static int spawn(unsigned long i, unsigned long keys, int byname, char *env, char **prog)
 {
@@ -93,9 +94,8 @@ static int spawn(unsigned long i, unsigned long keys, int byname, char *env, cha
 }
 /* "cmp N GROUP ; GROUP ; ...", a GROUP "KEYS ip|name ENV prog...", ENV
  * "-" or VAR=value for that program only: N times one run of each
- * group, as "run" makes it, in a shuffled order, so that all see the
- * machine alike;
- * prints each group's mean wall and CPU ns per run, "w c w c ...". */
+ * group (spawn), in a shuffled order, so that all see the machine
+ * alike; prints each group's mean wall and CPU ns per run, "w c w c". */
 #define GROUPS 8
 static unsigned long rnd(void)
 {
@@ -121,8 +121,8 @@ static int cmp(int argc, char **argv)
     int order[GROUPS];
     for (j = 0; j < g; j++) order[j] = j;
     for (j = g - 1; j > 0; j--) { /* a new order each time: none always runs after the same one */
-      int k = (int)(rnd() % (unsigned long)(j + 1)), t = order[j];
-      order[j] = order[k]; order[k] = t;
+      int r = (int)(rnd() % (unsigned long)(j + 1)), t = order[j];
+      order[j] = order[r]; order[r] = t;
     }
     for (k = 0; k < g; k++) {
       struct timespec t0, t1;
@@ -187,24 +187,8 @@ int main(int argc, char **argv)
     }
     return 0;
   }
-  if (argc >= 6 && !strcmp(argv[1], "run")) {
-    int byname = !strcmp(argv[4], "name");
-    struct timespec a, b;
-    struct rusage ra, rb;
-    unsigned long keys = strtoul(argv[3], 0, 10);
-    n = strtoul(argv[2], 0, 10);
-    getrusage(RUSAGE_CHILDREN, &ra);
-    clock_gettime(CLOCK_MONOTONIC, &a);
-    for (i = 0; i < n; i++) if (spawn(i, keys, byname, 0, argv + 5)) return 111;
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    getrusage(RUSAGE_CHILDREN, &rb);
-    printf("%.0f %.0f\n", ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / n,
-      ((rb.ru_utime.tv_sec + rb.ru_stime.tv_sec - ra.ru_utime.tv_sec - ra.ru_stime.tv_sec) * 1e9 +
-       (rb.ru_utime.tv_usec + rb.ru_stime.tv_usec - ra.ru_utime.tv_usec - ra.ru_stime.tv_usec) * 1e3) / n);
-    return 0;
-  }
   if (argc >= 7 && !strcmp(argv[1], "cmp")) return cmp(argc, argv);
-  fprintf(stderr, "usage: glbench mk DIR N ip|name | glbench run N KEYS ip|name prog... | glbench cmp N KEYS ip|name ENV prog... [; ...]\n");
+  fprintf(stderr, "usage: glbench mk DIR N ip|name | glbench cmp N KEYS ip|name ENV prog... [; ...]\n");
   return 100;
 }
 C

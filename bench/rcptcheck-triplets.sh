@@ -207,6 +207,16 @@ static int session(unsigned long key, unsigned long users, unsigned long rcpts, 
   if (waitpid(p, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) { fprintf(stderr, "trbench: %s failed\n", argv[0]); return 111; }
   return 0;
 }
+/* Elapsed ns between two clock readings; CPU ns between two rusages. */
+static double ns(const struct timespec *a, const struct timespec *b)
+{
+  return (b->tv_sec - a->tv_sec) * 1e9 + (b->tv_nsec - a->tv_nsec);
+}
+static double cpuns(const struct rusage *a, const struct rusage *b)
+{
+  return (b->ru_utime.tv_sec + b->ru_stime.tv_sec - a->ru_utime.tv_sec - a->ru_stime.tv_sec) * 1e9 +
+    (b->ru_utime.tv_usec + b->ru_stime.tv_usec - a->ru_utime.tv_usec - a->ru_stime.tv_usec) * 1e3;
+}
 /* What rcptcheck does for an RCPT whose triplet it reads (a sender
  * whose pair is not learned yet), in one process: the triplet's key
  * (SHA-256), then nj_gl_decide over the file store (a regular: one
@@ -233,7 +243,7 @@ static int decide(const char *dir, unsigned long n, unsigned long keys, unsigned
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
   nj_glf_close(&f);
-  printf("%.0f\n", ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / n);
+  printf("%.0f\n", ns(&t0, &t1) / n);
   return 0;
 }
 /* The file system's own part of those decisions: the same records, in
@@ -267,7 +277,7 @@ static int fsread(const char *dir, unsigned long n, unsigned long keys, unsigned
     close(fd);
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
-  printf("%.0f\n", ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / n);
+  printf("%.0f\n", ns(&t0, &t1) / n);
   free(paths);
   close(d);
   return 0;
@@ -276,15 +286,6 @@ static int fsread(const char *dir, unsigned long n, unsigned long keys, unsigned
  * N times in turn a session of no RCPT (A's), one of RCPTS in A, one in
  * B (ENV: that session's "VAR=value..."), so that the three see the
  * machine alike; the mean wall and CPU ns of each: "z z a a b b". */
-static double ns(const struct timespec *a, const struct timespec *b)
-{
-  return (b->tv_sec - a->tv_sec) * 1e9 + (b->tv_nsec - a->tv_nsec);
-}
-static double cpuns(const struct rusage *a, const struct rusage *b)
-{
-  return (b->ru_utime.tv_sec + b->ru_stime.tv_sec - a->ru_utime.tv_sec - a->ru_stime.tv_sec) * 1e9 +
-    (b->ru_utime.tv_usec + b->ru_stime.tv_usec - a->ru_utime.tv_usec - a->ru_stime.tv_usec) * 1e3;
-}
 static int cmp(char **argv)
 {
   unsigned long n = strtoul(argv[2], 0, 10), rcpts = strtoul(argv[3], 0, 10), i;
@@ -327,9 +328,7 @@ int main(int argc, char **argv)
     for (i = 0; i < n; i++) if (session(i * 7919UL % keys, users, rcpts, null, 0, argv + 7)) return 111;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     getrusage(RUSAGE_CHILDREN, &r1);
-    printf("%.0f %.0f\n", ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / n,
-      ((r1.ru_utime.tv_sec + r1.ru_stime.tv_sec - r0.ru_utime.tv_sec - r0.ru_stime.tv_sec) * 1e9 +
-       (r1.ru_utime.tv_usec + r1.ru_stime.tv_usec - r0.ru_utime.tv_usec - r0.ru_stime.tv_usec) * 1e3) / n);
+    printf("%.0f %.0f\n", ns(&t0, &t1) / n, cpuns(&r0, &r1) / n);
     return 0;
   }
   if (argc >= 11 && !strcmp(argv[1], "cmp")) return cmp(argv);
