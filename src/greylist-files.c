@@ -3,9 +3,9 @@
  * DIR/xx/yy/NAME, one empty file per key, its text in an extended
  * attribute, its mtime the record's time, so that "touch -d" simulates
  * elapsed time and "find -mtime" shows age. The mechanism only: what to
- * write is decided by nj_gl_decide. No symlink is ever followed: the
- * directories are opened with O_NOFOLLOW step by step, or in one lookup
- * with openat2(RESOLVE_NO_SYMLINKS) on the hot path. */
+ * write is decided by nj_gl_decide. No symlink under DIR is ever
+ * followed: the directories are opened with O_NOFOLLOW step by step, or
+ * in one lookup with openat2(RESOLVE_NO_SYMLINKS) on the hot path. */
 #include <string.h>
 #include <stddef.h>
 #include <errno.h>
@@ -21,6 +21,8 @@
 #include "greylist.h"
 
 #define OPEN_RECORD (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+/* DIR/xx/yy/NAME in one lookup when it fits, else from DIR opened */
+#define FULLPATH_MAX 512
 
 /* ------------------------------------------------------------ the text */
 
@@ -92,6 +94,15 @@ static int leaf_is(const nj_glfiles *f, const nj_glkey *k)
   return f->leaf >= 0 && !memcmp(f->at, k->dir1, 2) && !memcmp(f->at + 2, k->dir2, 2);
 }
 
+/* DIR itself, opened once: a regular's pass-through never needs it. */
+static int top(nj_glstore *s)
+{
+  nj_glfiles *f = (nj_glfiles *)s;
+  if (f->top >= 0) return 0;
+  f->top = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  return f->top < 0 ? fail(s, "open-dir", errno) : 0;
+}
+
 /* Opens the key's DIR/xx/yy one step at a time, making what is missing.
  * 0 or an errno value (ELOOP or ENOTDIR: a planted symlink). */
 static int leaf(nj_glfiles *f, const nj_glkey *k)
@@ -110,23 +121,31 @@ static int leaf(nj_glfiles *f, const nj_glkey *k)
   return 0;
 }
 
-/* The common case in one path lookup: openat2(RESOLVE_NO_SYMLINKS |
- * RESOLVE_BENEATH) from DIR, so no component under DIR can be a symlink.
- * -1 for anything else (no file, a kernel without openat2): the
+/* The common case in one path lookup, openat2(RESOLVE_NO_SYMLINKS): from
+ * DIR (top) and beneath it, or with top -1 DIR/xx/yy/NAME from the cwd,
+ * DIR's own path then free of symlinks too. No component can be a
+ * symlink. -1 for anything else (no file, a kernel without openat2): the
  * step-by-step path then finds out what is there. */
-static int fast_open(int top, const nj_glkey *k)
+static int fast_open(int top, const char *dir, const nj_glkey *k)
 {
-  char rel[NJ_GL_NAMEMAX + 8];
+  char rel[FULLPATH_MAX];
   struct open_how how;
-  memcpy(rel, k->dir1, 2);
-  rel[2] = '/';
-  memcpy(rel + 3, k->dir2, 2);
-  rel[5] = '/';
-  memcpy(rel + 6, k->name, strlen(k->name) + 1);
+  size_t n = 0, kn = strlen(k->name);
+  if (top < 0) {              /* from the cwd: DIR's own path is looked up too */
+    n = strlen(dir);
+    if (n + kn + 8 > sizeof rel) { errno = ENAMETOOLONG; return -1; }
+    memcpy(rel, dir, n);
+    rel[n++] = '/';
+  }
+  memcpy(rel + n, k->dir1, 2);
+  rel[n + 2] = '/';
+  memcpy(rel + n + 3, k->dir2, 2);
+  rel[n + 5] = '/';
+  memcpy(rel + n + 6, k->name, kn + 1);
   memset(&how, 0, sizeof how);
   how.flags = OPEN_RECORD;
-  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-  return (int)syscall(SYS_openat2, top, rel, &how, sizeof how);
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | (top < 0 ? 0 : RESOLVE_BENEATH);
+  return (int)syscall(SYS_openat2, top < 0 ? AT_FDCWD : top, rel, &how, sizeof how);
 }
 
 static int read_fd(nj_glstore *s, int fd, const nj_glkey *k, nj_glrec *r)
@@ -137,25 +156,38 @@ static int read_fd(nj_glstore *s, int fd, const nj_glkey *k, nj_glrec *r)
   return 0;
 }
 
+/* fast_open and the read of what it found: 2 when that is the answer
+ * (*e: the read's result), 1 when the step-by-step path must go on but
+ * need not ask again (no file, or one to be written), 0 when the lookup
+ * itself failed (a symlink on the way, no openat2). */
+static int fast_read(nj_glstore *s, const nj_glkey *k, nj_glrec *r, int *e)
+{
+  nj_glfiles *f = (nj_glfiles *)s;
+  f->fd = fast_open(f->top, f->dir, k);
+  if (f->fd < 0) return errno == ENOENT;
+  *e = read_fd(s, f->fd, k, r);
+  if (*e || r->found == NJ_GL_REGULAR) return 2;
+  release(&f->fd);
+  return 1;
+}
+
 static int files_read(nj_glstore *s, const nj_glkey *k, nj_glrec *r)
 {
   nj_glfiles *f = (nj_glfiles *)s;
-  int e;
+  int e = 0, got = 0;
   s->op = 0;
   release(&f->fd);
-  if (f->top < 0) {
-    f->top = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (f->top < 0) return fail(s, "open-dir", errno);
-  }
   /* A regular is only refreshed, through this fd: its directories need
-   * not be opened. Any other record will be written, which needs them. */
-  if (!leaf_is(f, k)) {
-    f->fd = fast_open(f->top, k);
-    if (f->fd >= 0) {
-      e = read_fd(s, f->fd, k, r);
-      if (e || r->found == NJ_GL_REGULAR) return e;
-      release(&f->fd);
-    }
+   * not be opened. Any other record will be written, which needs them.
+   * A process's first read (ipgreylist's only one) asks for
+   * DIR/xx/yy/NAME in one lookup, DIR not even opened; a symlink of the
+   * site's own in DIR's path fails it (ELOOP), and DIR opened asks again. */
+  if (!leaf_is(f, k)) got = fast_read(s, k, r, &e);
+  if (got == 2) return e;
+  if (f->top < 0) {
+    e = top(s);
+    if (e) return e;
+    if (!got && fast_read(s, k, r, &e) == 2) return e;
   }
   e = leaf(f, k);
   if (e) return fail(s, "subdir", e);
@@ -235,6 +267,8 @@ static int files_write(nj_glstore *s, const nj_glkey *k, int how, const nj_glrec
     if (e != ENOTSUP) return e;
     how = NJ_GLW_REPLACE;
   }
+  e = top(s);
+  if (e) return e;
   e = leaf(f, k);
   if (e) return fail(s, "subdir", e);
   e = write_tmp(f, k, r, how == NJ_GLW_KEEP ? &r->when : 0);

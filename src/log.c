@@ -60,7 +60,10 @@ static void pair(nj_log *l, const char *key, const char *val, size_t n, int text
   if (l->full) put(l, "...", 3);
 }
 
-static pid_t logpid;
+/* The pid logged, when not getpid()'s (-1). Initialised, so in .data,
+ * whose few pages the C library's start-up has already touched: a
+ * variable of its own in .bss would cost a page fault per process. */
+static pid_t logpid = -1;
 
 void nj_log_setpid(pid_t pid)
 {
@@ -77,7 +80,7 @@ void nj_log_start(nj_log *l, const char *action, const char *ip)
   put(l, action, strlen(action));
   if (ip) pair(l, NJ_K_IP, san, nj_sanitise(san, NJ_LOGVAL, ip, strlen(ip)), 1);
   else pair(l, NJ_K_IP, NJ_LOG_NOIP, sizeof NJ_LOG_NOIP - 1, 1);
-  pair(l, NJ_K_PID, pid, pid_fmt(pid, logpid ? logpid : getpid()), 0);
+  pair(l, NJ_K_PID, pid, pid_fmt(pid, logpid >= 0 ? logpid : getpid()), 0);
 }
 
 void nj_log_strn(nj_log *l, const char *key, const char *val, size_t n)

@@ -333,6 +333,23 @@ check "symlinked fan-out directory: nothing created behind it" sh -c "[ -z \"\$(
 check "symlinked fan-out directory: error logged" logs symdir '
 expect-log ^ipgreylist: error ip=192\.0\.2\.51 pid=[0-9]+ key=192\.0\.2\.51 op=subdir path=.* errno=(ELOOP|ENOTDIR) then=pass$'
 stop_server "$SERVER_PID"
+# the site's own symlink in DIR's path is followed (only nothing under
+# DIR may be one): a regular's one-lookup read fails there (ELOOP) and
+# the read from DIR opened answers
+mkdir -p "$T/realstate"
+ln -s "$T/realstate" "$T/linkstate"
+serve linkdir env TCPREMOTEIP=192.0.2.52 "$GL" -d "$T/linkstate" "${EXIM[@]}"
+check "DIR through a symlink: a stranger is greylisted" client "$PORT" "$GREYLISTED"
+f=$(find "$T/realstate" -type f -name '192.0.2.*')
+check "DIR through a symlink: the record is made in the real directory" test -n "$f"
+[ -n "$f" ] && touch -d '-10 minutes' "$f"
+check "DIR through a symlink: retried after the delay, passes" client "$PORT" "$REACHED_EXIM
+quit"
+check "DIR through a symlink: a regular, passes again" client "$PORT" "$REACHED_EXIM
+quit"
+check "DIR through a symlink: logged as a regular" logs linkdir '
+expect-log ^ipgreylist: regular ip=192\.0\.2\.52 '
+stop_server "$SERVER_PID"
 
 # empty, garbage, huge and future-dated files are reset
 gl_serve corrupt 192.0.2.60 --
