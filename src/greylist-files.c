@@ -121,6 +121,16 @@ static int leaf(nj_glfiles *f, const nj_glkey *k)
   return 0;
 }
 
+/* xx/yy/NAME at buf (room for NJ_GL_NAMEMAX + 6), NUL-terminated. */
+static void relpath(char *buf, const nj_glkey *k)
+{
+  memcpy(buf, k->dir1, 2);
+  buf[2] = '/';
+  memcpy(buf + 3, k->dir2, 2);
+  buf[5] = '/';
+  memcpy(buf + 6, k->name, strlen(k->name) + 1);
+}
+
 /* The common case in one path lookup, openat2(RESOLVE_NO_SYMLINKS): from
  * DIR (top) and beneath it, or with top -1 DIR/xx/yy/NAME from the cwd,
  * DIR's own path then free of symlinks too. No component can be a
@@ -130,18 +140,14 @@ static int fast_open(int top, const char *dir, const nj_glkey *k)
 {
   char rel[FULLPATH_MAX];
   struct open_how how;
-  size_t n = 0, kn = strlen(k->name);
+  size_t n = 0;
   if (top < 0) {              /* from the cwd: DIR's own path is looked up too */
     n = strlen(dir);
-    if (n + kn + 8 > sizeof rel) { errno = ENAMETOOLONG; return -1; }
+    if (n + strlen(k->name) + 8 > sizeof rel) { errno = ENAMETOOLONG; return -1; }
     memcpy(rel, dir, n);
     rel[n++] = '/';
   }
-  memcpy(rel + n, k->dir1, 2);
-  rel[n + 2] = '/';
-  memcpy(rel + n + 3, k->dir2, 2);
-  rel[n + 5] = '/';
-  memcpy(rel + n + 6, k->name, kn + 1);
+  relpath(rel + n, k);
   memset(&how, 0, sizeof how);
   how.flags = OPEN_RECORD;
   how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | (top < 0 ? 0 : RESOLVE_BENEATH);
@@ -295,11 +301,7 @@ static void files_where(nj_glstore *s, const nj_glkey *k, char *buf, size_t max)
   if (n > max - kn - 8) n = max - kn - 8;
   memcpy(buf, f->dir, n);
   buf[n++] = '/';
-  memcpy(buf + n, k->dir1, 2); n += 2;
-  buf[n++] = '/';
-  memcpy(buf + n, k->dir2, 2); n += 2;
-  buf[n++] = '/';
-  memcpy(buf + n, k->name, kn + 1);
+  relpath(buf + n, k);
 }
 
 static void files_close(nj_glstore *s)
