@@ -44,6 +44,7 @@ cat > "$W/glbench.c" <<'C'
 #include <sys/resource.h>
 #include "najimi.h"
 #include "greylist.h"
+#include "spawn.h"
 const char *PROG = "glbench";
 static void ipof(unsigned long i, nj_ip *ip)
 {
@@ -84,27 +85,9 @@ static void prepare(unsigned long i, unsigned long keys, int byname, char *env)
   if (envbuf[0]) { *strchr(envbuf, '=') = 0; unsetenv(envbuf); envbuf[0] = 0; }
   if (env && strlen(env) < sizeof envbuf) { strcpy(envbuf, env); putenv(envbuf); }
 }
-/* One run of prog, waited for. */
-static int spawn(char **prog)
-{
-  int st;
-  pid_t p = fork();
-  if (p < 0) { perror("fork"); return 111; }
-  if (!p) {
-    int fd = open("/dev/null", O_RDWR);
-    if (fd >= 0) { dup2(fd, 0); dup2(fd, 2); }
-    execvp(prog[0], prog);
-    _exit(127);
-  }
-  if (waitpid(p, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
-    fprintf(stderr, "glbench: %s failed\n", prog[0]);
-    return 111;
-  }
-  return 0;
-}
 /* "cmp N GROUP ; GROUP ; ...", a GROUP "KEYS ip|name ENV prog...", ENV
  * "-" or VAR=value for that program only: N times one run of each
- * group (spawn), in a shuffled order, so that all see the machine
+ * group (bench_spawn), in a shuffled order, so that all see the machine
  * alike; prints each group's mean wall and CPU ns per run, "w c w c". */
 #define GROUPS 8
 static unsigned long rnd(void)
@@ -141,7 +124,7 @@ static int cmp(int argc, char **argv)
       prepare(i, keys[j], byname[j], env[j]);
       getrusage(RUSAGE_CHILDREN, &r0);
       clock_gettime(CLOCK_MONOTONIC, &t0);
-      if (spawn(prog[j])) return 111;
+      if (bench_spawn(prog[j], "glbench")) return 111;
       clock_gettime(CLOCK_MONOTONIC, &t1);
       getrusage(RUSAGE_CHILDREN, &r1);
       wall[j] += (t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec);
@@ -203,7 +186,7 @@ int main(int argc, char **argv)
   return 100;
 }
 C
-cc -O2 -std=c99 -D_DEFAULT_SOURCE -Isrc -o "$W/glbench" "$W/glbench.c" src/libnajimi.a \
+cc -O2 -std=c99 -D_DEFAULT_SOURCE -Isrc -Ibench -o "$W/glbench" "$W/glbench.c" src/libnajimi.a \
   -Wl,-Bstatic -lcdb -lskarnet -Wl,-Bdynamic -lpsl -lidn2 -lunistring || exit 111
 GB=$W/glbench
 # The floor: a static program that only execs its argument. Any static

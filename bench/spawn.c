@@ -5,9 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-#include <unistd.h>
-#include <fcntl.h>
-#include <sys/wait.h>
+#include "spawn.h"
 
 int main(int argc, char **argv)
 {
@@ -18,21 +16,8 @@ int main(int argc, char **argv)
   n = strtol(argv[1], &end, 10);
   if (*end || n < 1 || n > 10000000) { fprintf(stderr, "spawn: bad N\n"); return 100; }
   clock_gettime(CLOCK_MONOTONIC, &a);
-  for (i = 0; i < n; i++) {
-    int st;
-    pid_t p = fork();
-    if (p < 0) { perror("fork"); return 111; }
-    if (!p) {
-      int fd = open("/dev/null", O_RDWR);
-      if (fd >= 0) { dup2(fd, 0); dup2(fd, 2); }
-      execvp(argv[2], argv + 2);
-      _exit(127);
-    }
-    if (waitpid(p, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
-      fprintf(stderr, "spawn: %s failed\n", argv[2]);
-      return 111;
-    }
-  }
+  for (i = 0; i < n; i++)
+    if (bench_spawn(argv + 2, "spawn")) return 111;
   clock_gettime(CLOCK_MONOTONIC, &b);
   printf("%.0f\n", ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / n);
   return 0;
