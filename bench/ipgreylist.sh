@@ -82,7 +82,14 @@ static void prepare(unsigned long i, unsigned long keys, int byname, char *env)
     snprintf(host, sizeof host, "mx1.d%lu.example", key);
     setenv("TCPREMOTEHOST", host, 1);
   }
-  if (envbuf[0]) { *strchr(envbuf, '=') = 0; unsetenv(envbuf); envbuf[0] = 0; }
+  if (envbuf[0]) {          /* the last group's variable goes, by its name */
+    char name[sizeof envbuf];
+    size_t n = strcspn(envbuf, "=");
+    memcpy(name, envbuf, n);
+    name[n] = 0;
+    unsetenv(name);
+    envbuf[0] = 0;
+  }
   if (env && strlen(env) < sizeof envbuf) { strcpy(envbuf, env); putenv(envbuf); }
 }
 /* "cmp N GROUP ; GROUP ; ...", a GROUP "KEYS ip|name ENV prog...", ENV
