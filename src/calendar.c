@@ -10,6 +10,9 @@
  * localtm_from_utc and glibc's gmtime_r apply the leap seconds of a
  * "right/" zone when TZ names one. A UTC date must not depend on TZ. */
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/syscall.h>
 #include <skalibs/tai.h>
 #include <skalibs/types.h>
 #include "najimi.h"
@@ -185,4 +188,9 @@ int nj_utc_scan(const char *s, int64_t *secs)
   if (h > 23 || mi > 59 || se > 59) return 0;
   *secs = day * NJ_DAYSECS + (int64_t)(h * 3600 + mi * 60 + se);
   return 1;
+}
+
+void nj_clock(struct timespec *ts)
+{
+  if (syscall(SYS_clock_gettime, CLOCK_REALTIME, ts) < 0) clock_gettime(CLOCK_REALTIME, ts);
 }

@@ -358,7 +358,7 @@ static int store_write(nj_glstore *s, const nj_glkey *k, int how, const nj_glrec
   s->op = 0;
   /* the decision's clock: time(0) is the coarse one, which can lag it
      by a tick and make the TTL a second longer than the span */
-  clock_gettime(CLOCK_REALTIME, &now);
+  nj_clock(&now);
   len[4] = ulong_fmt(secs, (unsigned long)ttl(r, rec, (int64_t)now.tv_sec));
   e = call(r, "set", how == NJ_GLW_CREATE ? 6 : 5, argv, len, &y);
   if (e) return e;

@@ -490,7 +490,7 @@ int nj_gl_decide(nj_glstore *s, const nj_glkey *k, const nj_glkey *seed,
     if (e) { d->op = s->op; return e; }
     /* The clock is read after the record, so that a record just made by a
      * simultaneous session is never dated ahead of it. */
-    clock_gettime(CLOCK_REALTIME, &now);
+    nj_clock(&now);
     if (cur.found != NJ_GL_NONE) d->age = (int64_t)now.tv_sec - (int64_t)cur.when.tv_sec;
     d->v = nj_gl_verdict(cur.found, d->age, p);
     if (d->v.step) { d->ahead = -d->age; d->age = 0; }

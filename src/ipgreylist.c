@@ -260,7 +260,10 @@ static void whitelist(const char *wl, const nj_ip *ip, const char *host)
   nj_log log;
   if (wl) {
     char match[160];
-    int r = nj_wl_lookup(wl, ip, host, time(0), match, sizeof match, &g.wl_expired);
+    struct timespec now;
+    int r;
+    nj_clock(&now);
+    r = nj_wl_lookup(wl, ip, host, now.tv_sec, match, sizeof match, &g.wl_expired);
     if (r > 0) {
       start(&log, "whitelisted");
       nj_log_str(&log, "by", "cdb");
