@@ -462,16 +462,16 @@ int nj_gl_next(const nj_glrec *cur, const nj_glverdict *v, const struct timespec
 }
 
 /* k has no record: a live regular under the seed makes k one at once
- * (next filled, 1); else 0. Nothing about the seed is ever an error. */
+ * (next filled, 1); else 0, next then left for nj_gl_next to fill. The
+ * seed's record is read into next itself: one record fewer on the stack.
+ * Nothing about the seed is ever an error. */
 static int from_seed(nj_glstore *s, const nj_glkey *seed, const nj_glpolicy *p,
                      const struct timespec *now, nj_glrec *next)
 {
-  nj_glrec r;
   nj_glverdict v;
-  if (!seed || s->read(s, seed, &r) || r.found != NJ_GL_REGULAR) return 0;
-  v = nj_gl_verdict(r.found, (int64_t)now->tv_sec - (int64_t)r.when.tv_sec, p);
+  if (!seed || s->read(s, seed, next) || next->found != NJ_GL_REGULAR) return 0;
+  v = nj_gl_verdict(next->found, (int64_t)now->tv_sec - (int64_t)next->when.tv_sec, p);
   if (v.is != NJ_GLV_REGULAR) return 0;
-  *next = r;
   next->when = *now;
   next->last = (int64_t)now->tv_sec;
   return 1;
