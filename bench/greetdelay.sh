@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.." || exit 111
 [ -x bench/tmp/spawn ] || { mkdir -p bench/tmp; cc -O2 -o bench/tmp/spawn bench/spawn.c; } || exit 111
 N=${N:-1000}
 ROUNDS=${ROUNDS:-7}
+# The programs timed, as installed (bench/copies says why).
+B=bench/tmp/bin
+sh bench/copies "$B" /bin/true rblsmtpd src/greetdelay || exit 111
 export TCPREMOTEIP=127.0.0.1 PROTO=TCP
 unset RBLSMTPD RELAYCLIENT
 best() { # name value: keep the minimum in $best_NAME
@@ -18,9 +21,9 @@ best() { # name value: keep the minimum in $best_NAME
 }
 i=0
 while [ $i -lt "$ROUNDS" ]; do
-  best true "$(bench/tmp/spawn "$N" /bin/true)"
-  best rbl  "$(bench/tmp/spawn "$N" rblsmtpd /bin/true)"
-  best gd   "$(GREETDELAY=0 bench/tmp/spawn "$N" src/greetdelay /bin/true)"
+  best true "$(bench/tmp/spawn "$N" "$B/true")"
+  best rbl  "$(bench/tmp/spawn "$N" "$B/rblsmtpd" "$B/true")"
+  best gd   "$(GREETDELAY=0 bench/tmp/spawn "$N" "$B/greetdelay" "$B/true")"
   i=$((i+1))
 done
 echo "wall ns per session: /bin/true $best_true, rblsmtpd $best_rbl, greetdelay $best_gd"

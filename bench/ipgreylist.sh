@@ -216,6 +216,10 @@ for kind in ip name; do
 done
 sync   # the files' writeback is the generator's cost, not the measured programs
 
+# The programs timed, as installed (bench/copies says why).
+B=$W/bin
+sh bench/copies "$B" /bin/true rblsmtpd "$W/execonly" src/ipgreylist || exit 111
+
 # One key per address for the IP runs (the generator's keys are /32s);
 # the name runs use the built-in dynamic patterns, as a service without
 # GREYLIST_PATTERNS does (PAT=file: the pattern file read per connection).
@@ -231,10 +235,10 @@ best() { # name "wall cpu": keep the minimum of each in $wall_NAME, $cpu_NAME
 }
 i=0
 while [ $i -lt "$ROUNDS" ]; do
-  set -- $("$GB" cmp "$N" 10 ip - /bin/true \; 10 ip RBLSMTPD= rblsmtpd /bin/true \; \
-    10 ip - "$W/execonly" /bin/true \; 10 ip - src/ipgreylist -d "$W/small" /bin/true \; \
-    "$KEYS" ip - src/ipgreylist -d "$W/big" /bin/true \; 10 name - src/ipgreylist -d "$W/nsmall" /bin/true \; \
-    "$KEYS" name - src/ipgreylist -d "$W/nbig" /bin/true)
+  set -- $("$GB" cmp "$N" 10 ip - "$B/true" \; 10 ip RBLSMTPD= "$B/rblsmtpd" "$B/true" \; \
+    10 ip - "$B/execonly" "$B/true" \; 10 ip - "$B/ipgreylist" -d "$W/small" "$B/true" \; \
+    "$KEYS" ip - "$B/ipgreylist" -d "$W/big" "$B/true" \; 10 name - "$B/ipgreylist" -d "$W/nsmall" "$B/true" \; \
+    "$KEYS" name - "$B/ipgreylist" -d "$W/nbig" "$B/true")
   [ $# = 14 ] || { echo "bench/ipgreylist.sh: a run failed"; exit 111; }
   best true "$1 $2"; best rbl "$3 $4"; best floor "$5 $6"; best small "$7 $8"
   best big "$9 ${10}"; best nsmall "${11} ${12}"; best nbig "${13} ${14}"

@@ -15,7 +15,7 @@ fi
 n=0 missing=
 for f in $files; do
   case "$f" in
-    *.c|*.h|*.sh|*.py|*.7|*.8|Makefile|*/Makefile|scripts/*|tests/run|bench/run|.ci/run|debian/rules) ;;
+    *.c|*.h|*.sh|*.py|*.7|*.8|Makefile|*/Makefile|scripts/*|tests/run|bench/run|bench/copies|.ci/run|debian/rules) ;;
     *) continue ;;
   esac
   [ -f "$f" ] || continue
